@@ -1,0 +1,106 @@
+"""The few nn.Modules that torch lacks as modules, and the two containers the compiler emits."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Seq(nn.Sequential):
+    """``nn.Sequential`` that also threads tuples (two-stream blocks) from one child to the next."""
+
+    def forward(self, *x):
+        out = x if len(x) > 1 else x[0]
+        for module in self:
+            out = module(*out) if isinstance(out, tuple) else module(out)
+        return out
+
+
+class Graph(nn.Module):
+    """Children run in order, each reading named earlier values: a DAG without Python in the spec.
+
+    ``steps`` holds ``(child, inputs, outputs)``: the child reads the named ``inputs`` and its
+    result is stored under the child's name, and also unpacked into ``outputs`` when it returns
+    several tensors.
+    """
+
+    def __init__(self, children: "OrderedDict[str, nn.Module]", steps, input_names, output):
+        super().__init__()
+        for name, module in children.items():
+            self.add_module(name, module)
+        self.steps = [(name, tuple(ins), tuple(outs)) for name, ins, outs in steps]
+        self.input_names = tuple(input_names)
+        self.output = output
+
+    def forward(self, *xs):
+        env = dict(zip(self.input_names, xs))
+        for name, ins, outs in self.steps:
+            env[name] = result = self._modules[name](*(env[i] for i in ins))
+            env.update(zip(outs, result))
+        if isinstance(self.output, tuple):
+            return tuple(env[o] for o in self.output)
+        return env[self.output]
+
+    def extra_repr(self) -> str:
+        return "inputs=" + ",".join(self.input_names)
+
+
+class Add(nn.Module):
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Mul(nn.Module):
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Concat(nn.Module):
+    def __init__(self, dim: int = 1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs):
+        return torch.cat(xs, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Permute(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = (0, *(d + 1 for d in dims))
+
+    def forward(self, x):
+        return x.permute(self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over channels of an NCHW tensor (same parameters as torchvision's and timm's)."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    def __init__(self, dim: int, init: float, channels_first: bool):
+        super().__init__()
+        self.channels_first = channels_first
+        self.gamma = nn.Parameter(torch.full((dim,), init))
+
+    def forward(self, x):
+        return x * (self.gamma.view(-1, 1, 1) if self.channels_first else self.gamma)

@@ -1,0 +1,195 @@
+"""Shape-agnostic ops: linear layers, activations, reshaping, regularisers and merges."""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field
+
+from archprof._lazy import modules, nn
+from archprof.registry import Op, PositiveInt, Probability, Shape, ShapeError, register
+
+
+@register("linear")
+class Linear(Op):
+    """Fully connected layer on the last dimension (``nn.Linear``)."""
+
+    out: PositiveInt
+    bias: bool = True
+
+    def shape(self, x: Shape) -> Shape:
+        if not x:
+            raise ShapeError("linear needs at least one feature dimension")
+        return (*x[:-1], self.out)
+
+    def build(self, x: Shape):
+        return nn.Linear(x[-1], self.out, self.bias)
+
+
+@register("ln")
+class LayerNorm(Op):
+    """Layer normalisation over the last dimension (``nn.LayerNorm``): tokens, or channels-last maps."""
+
+    eps: float = Field(1e-5, gt=0)
+
+    def shape(self, x: Shape) -> Shape:
+        if not x:
+            raise ShapeError("ln needs at least one dimension")
+        return x
+
+    def build(self, x: Shape):
+        return nn.LayerNorm(x[-1], eps=self.eps)
+
+
+def _activation(kind: str, factory: str, doc: str) -> None:
+    def build(self, x: Shape):
+        return getattr(nn, factory)()
+
+    cls = type(factory, (Op,), {"__doc__": doc, "shape": lambda self, x: x, "build": build, "__module__": __name__})
+    register(kind)(cls)
+
+
+for _kind, _factory, _doc in [
+    ("relu", "ReLU", "max(0, x)."),
+    ("relu6", "ReLU6", "min(max(0, x), 6), as in MobileNetV2."),
+    ("gelu", "GELU", "Gaussian error linear unit (exact erf form)."),
+    ("silu", "SiLU", "x·sigmoid(x), a.k.a. swish (EfficientNet)."),
+    ("tanh", "Tanh", "Hyperbolic tangent (LeNet-5)."),
+    ("sigmoid", "Sigmoid", "Logistic sigmoid (SE gates)."),
+    ("hardswish", "Hardswish", "Piecewise-linear swish (MobileNetV3)."),
+    ("hardsigmoid", "Hardsigmoid", "Piecewise-linear sigmoid (MobileNetV3 SE gates)."),
+    ("identity", "Identity", "Returns its input unchanged."),
+]:
+    _activation(_kind, _factory, _doc)
+
+
+@register("flatten")
+class Flatten(Op):
+    """Flattens dimensions ``start``…``end`` (counted without the batch dimension)."""
+
+    start: int = Field(0, ge=0)
+    end: int = -1
+
+    def shape(self, x: Shape) -> Shape:
+        end = self.end if self.end >= 0 else len(x) + self.end
+        if not self.start <= end < len(x):
+            raise ShapeError(f"cannot flatten dims {self.start}..{self.end} of a {len(x)}-d input")
+        return (*x[: self.start], math.prod(x[self.start : end + 1]), *x[end + 1 :])
+
+    def build(self, x: Shape):
+        end = self.end if self.end < 0 else self.end + 1
+        return nn.Flatten(self.start + 1, end)
+
+
+@register("permute")
+class Permute(Op):
+    """Reorders the non-batch dimensions, e.g. ``dims: [1, 2, 0]`` turns (C, H, W) into (H, W, C)."""
+
+    dims: tuple[int, ...]
+
+    def shape(self, x: Shape) -> Shape:
+        if sorted(self.dims) != list(range(len(x))):
+            raise ShapeError(f"dims {list(self.dims)} are not a permutation of a {len(x)}-d input")
+        return tuple(x[d] for d in self.dims)
+
+    def build(self, x: Shape):
+        return modules.Permute(self.dims)
+
+
+@register("dropout")
+class Dropout(Op):
+    """Element-wise dropout (``nn.Dropout``); identity at inference."""
+
+    p: Probability = 0.5
+
+    def shape(self, x: Shape) -> Shape:
+        return x
+
+    def build(self, x: Shape):
+        return nn.Dropout(self.p)
+
+
+@register("drop_path")
+class DropPath(Op):
+    """Stochastic depth: drops the whole residual branch per sample (``row``) or per batch."""
+
+    p: Probability = 0.0
+    mode: Literal["row", "batch"] = "row"
+
+    def shape(self, x: Shape) -> Shape:
+        return x
+
+    def build(self, x: Shape):
+        from torchvision.ops import StochasticDepth  # the maintained implementation
+
+        return StochasticDepth(self.p, self.mode)
+
+
+@register("layer_scale")
+class LayerScale(Op):
+    """Learned per-channel scale (CaiT/ConvNeXt), parameter ``gamma`` of shape (C,).
+
+    ``channels_first`` scales dim 0 of (C, H, W) maps; otherwise the last dimension.
+    """
+
+    init: float = 1e-6
+    channels_first: bool = False
+
+    def shape(self, x: Shape) -> Shape:
+        return x
+
+    def build(self, x: Shape):
+        return modules.LayerScale(x[0] if self.channels_first else x[-1], self.init, self.channels_first)
+
+
+def _same_shapes(kind: str, xs: tuple[Shape, ...]) -> Shape:
+    if any(x != xs[0] for x in xs):
+        raise ShapeError(f"{kind} needs equal shapes, got {', '.join('x'.join(map(str, x)) for x in xs)}")
+    return xs[0]
+
+
+@register("add")
+class Add(Op):
+    """Element-wise sum of its inputs (residual connections)."""
+
+    inputs = None
+
+    def shape(self, *xs: Shape) -> Shape:
+        return _same_shapes(self.kind, xs)
+
+    def build(self, *xs: Shape):
+        return modules.Add()
+
+
+@register("mul")
+class Mul(Op):
+    """Element-wise product; a (C, 1, 1) gate broadcasts over a (C, H, W) map (SE blocks)."""
+
+    inputs = None
+
+    def shape(self, *xs: Shape) -> Shape:
+        out = max(xs, key=len)
+        for x in xs:
+            if len(x) != len(out) or any(a not in (1, b) for a, b in zip(x, out)):
+                raise ShapeError(f"mul cannot broadcast {x} to {out}")
+        return out
+
+    def build(self, *xs: Shape):
+        return modules.Mul()
+
+
+@register("concat")
+class Concat(Op):
+    """Concatenation along ``dim`` (0 = channels of a (C, H, W) map; Inception branches)."""
+
+    inputs = None
+    dim: int = Field(0, ge=0)
+
+    def shape(self, *xs: Shape) -> Shape:
+        d = self.dim
+        if any(len(x) != len(xs[0]) or x[:d] + x[d + 1 :] != xs[0][:d] + xs[0][d + 1 :] for x in xs):
+            raise ShapeError(f"concat along dim {d} needs matching other dims, got {', '.join(map(str, xs))}")
+        return (*xs[0][:d], sum(x[d] for x in xs), *xs[0][d + 1 :])
+
+    def build(self, *xs: Shape):
+        return modules.Concat(self.dim + 1)

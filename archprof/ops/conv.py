@@ -1,0 +1,181 @@
+"""Convolution, pooling and normalisation over channels-first images (C, H, W)."""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field
+
+from archprof._lazy import modules, nn
+from archprof.registry import NonNegInt, Op, Pad2, PositiveInt, Shape, ShapeError, Size2, pair, register
+
+
+def _image(x: Shape, kind: str) -> Shape:
+    if len(x) != 3:
+        raise ShapeError(f"{kind} needs a (C, H, W) input, got {_fmt(x)}")
+    return x
+
+
+def _fmt(shape: Shape) -> str:
+    return "x".join(map(str, shape)) if shape else "scalar"
+
+
+def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False) -> int:
+    """Output length of a sliding window along one axis, exactly as PyTorch computes it."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if span < 0:
+        return 0
+    out = (math.ceil(span / stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # the last window must start inside the input or its left padding
+    return out
+
+
+class _Window(Op):
+    kernel: Size2
+    stride: Size2 | None = None
+    padding: Pad2 = 0
+    dilation: Size2 = 1
+    ceil_mode: bool = False
+
+    def _spatial(self, x: Shape) -> tuple[int, int]:
+        c, h, w = _image(x, self.kind)
+        k, s, p, d = pair(self.kernel), pair(self.stride or self.kernel), pair(self.padding), pair(self.dilation)
+        if any(pi > ki // 2 for pi, ki in zip(p, k)) and self.kind.endswith("pool"):
+            raise ShapeError(f"padding {self.padding} is more than half the kernel {self.kernel}")
+        out = tuple(window_out(n, *a, ceil_mode=self.ceil_mode) for n, *a in zip((h, w), k, s, p, d))
+        if min(out) < 1:
+            raise ShapeError(f"input {_fmt(x)} is too small for a {self.kind} with kernel {self.kernel} (output would be empty)")
+        return out
+
+
+@register("conv")
+class Conv(_Window):
+    """2-D convolution (``nn.Conv2d``); ``groups`` = input channels makes it depthwise."""
+
+    out: PositiveInt
+    stride: Size2 = 1
+    padding: Pad2 | Literal["same"] = 0
+    groups: PositiveInt = 1
+    bias: bool = True
+
+    def shape(self, x: Shape) -> Shape:
+        c = _image(x, "conv")[0]
+        if c % self.groups or self.out % self.groups:
+            raise ShapeError(f"groups={self.groups} must divide input channels {c} and output channels {self.out}")
+        if self.padding == "same":
+            if self.stride not in (1, (1, 1)):
+                raise ShapeError("padding 'same' needs stride 1")
+            return (self.out, x[1], x[2])
+        return (self.out, *self._spatial(x))
+
+    def build(self, x: Shape):
+        return nn.Conv2d(x[0], self.out, self.kernel, self.stride, self.padding, self.dilation, self.groups, self.bias)
+
+
+@register("maxpool")
+class MaxPool(_Window):
+    """Max pooling (``nn.MaxPool2d``); ``stride`` defaults to the kernel size."""
+
+    def shape(self, x: Shape) -> Shape:
+        return (x[0], *self._spatial(x))
+
+    def build(self, x: Shape):
+        return nn.MaxPool2d(self.kernel, self.stride, self.padding, self.dilation, ceil_mode=self.ceil_mode)
+
+
+@register("avgpool")
+class AvgPool(_Window):
+    """Average pooling (``nn.AvgPool2d``)."""
+
+    count_include_pad: bool = True
+
+    def shape(self, x: Shape) -> Shape:
+        if self.dilation != 1:
+            raise ShapeError("avgpool has no dilation")
+        return (x[0], *self._spatial(x))
+
+    def build(self, x: Shape):
+        return nn.AvgPool2d(self.kernel, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
+@register("adaptive_avgpool")
+class AdaptiveAvgPool(Op):
+    """Average pooling to a fixed output size (``nn.AdaptiveAvgPool2d``); size 1 is global pooling."""
+
+    size: Size2 = 1
+
+    def shape(self, x: Shape) -> Shape:
+        return (_image(x, self.kind)[0], *pair(self.size))
+
+    def build(self, x: Shape):
+        return nn.AdaptiveAvgPool2d(self.size)
+
+
+@register("adaptive_maxpool")
+class AdaptiveMaxPool(AdaptiveAvgPool):
+    """Max pooling to a fixed output size (``nn.AdaptiveMaxPool2d``)."""
+
+    def build(self, x: Shape):
+        return nn.AdaptiveMaxPool2d(self.size)
+
+
+@register("bn")
+class BatchNorm(Op):
+    """Batch normalisation over channels (``nn.BatchNorm2d``, or 1d for flat features)."""
+
+    eps: float = Field(1e-5, gt=0)
+    momentum: float | None = 0.1
+
+    def shape(self, x: Shape) -> Shape:
+        if len(x) not in (1, 3):
+            raise ShapeError(f"bn needs (C,) or (C, H, W) input, got {_fmt(x)}")
+        return x
+
+    def build(self, x: Shape):
+        cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
+        return cls(x[0], eps=self.eps, momentum=self.momentum)
+
+
+@register("ln2d")
+class LayerNorm2d(Op):
+    """Layer norm over the channels of a (C, H, W) map, as in ConvNeXt (params ``weight``, ``bias``)."""
+
+    eps: float = Field(1e-6, gt=0)
+
+    def shape(self, x: Shape) -> Shape:
+        return _image(x, self.kind)
+
+    def build(self, x: Shape):
+        return modules.LayerNorm2d(x[0], eps=self.eps)
+
+
+@register("lrn")
+class LocalResponseNorm(Op):
+    """Local response normalisation across channels (AlexNet 2012, VGG A-LRN)."""
+
+    size: PositiveInt
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 1.0
+
+    def shape(self, x: Shape) -> Shape:
+        return _image(x, self.kind)
+
+    def build(self, x: Shape):
+        return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)
+
+
+@register("pad")
+class ZeroPad(Op):
+    """Zero padding of a (C, H, W) map: [left, right, top, bottom]."""
+
+    padding: tuple[NonNegInt, NonNegInt, NonNegInt, NonNegInt]
+
+    def shape(self, x: Shape) -> Shape:
+        l, r, t, b = self.padding
+        c, h, w = _image(x, self.kind)
+        return (c, h + t + b, w + l + r)
+
+    def build(self, x: Shape):
+        return nn.ZeroPad2d(self.padding)

@@ -1,0 +1,20 @@
+"""Shared fixtures: the spec zoo, so every test below runs for every bundled spec."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import archprof
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+ZOO = archprof.zoo_names()
+# The largest models are checked on the meta device where a real forward would only cost time.
+HEAVY = {"convnext_xlarge"}
+
+
+@pytest.fixture(scope="session")
+def specs():
+    return {name: archprof.load_spec(name) for name in ZOO}
