@@ -11,9 +11,15 @@ from archprof.plan import Node, Plan
 
 
 def compile_plan(plan: Plan, device: str | torch.device | None = None) -> nn.Module:
-    """Build the model; on ``device='meta'`` no parameter memory is allocated."""
-    with torch.device(device or "cpu"):
+    """Build the model; on ``device='meta'`` no parameter memory is allocated.
+
+    With ``device=None`` modules are created on the ambient default device.
+    """
+    if device is None:
         model = _module(plan.root)
+    else:
+        with torch.device(device):
+            model = _module(plan.root)
     model.spec_name = plan.spec.name
     model.input_shape = plan.input_shape
     return model

@@ -8,7 +8,8 @@ reported with its file, line and field before torch is imported or any module is
 Layer grammar (see specs/README.md): each layer is a mapping with ``op`` (a registered op or a
 block of the spec) or ``seq`` (a nested list), and optionally ``name``, ``from`` (named inputs),
 ``outputs`` (names for a multi-output block), ``for``/``repeat`` (loops) and ``when``
-(a condition); every other key is an argument of the op.
+(a condition); every other key is an argument of the op. An item with ``inline`` (a nested
+list) and only ``for``/``repeat``/``when``/``doc`` splices its layers in place, with no sub-module.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from archprof.registry import OPS, Op, Shape, ShapeError, load_ops
 from archprof.spec import Spec, pydantic_error
 from archprof.yamlsrc import line_of, locate
 
-RESERVED = {"op", "seq", "name", "from", "outputs", "for", "repeat", "when", "doc"}
+RESERVED = {"op", "seq", "inline", "name", "from", "outputs", "for", "repeat", "when", "doc"}
+INLINE_KEYS = {"inline", "for", "repeat", "when", "doc"}
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODULE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 MAX_NODES = 100_000
@@ -167,11 +169,16 @@ class _Resolver:
         parent.out_shape = env[parent.output] if isinstance(parent.output, str) else tuple(env[o] for o in parent.output)
 
     def expand(self, items: list, scope: dict[str, Any], path: str) -> Iterator[tuple[dict, dict, Location]]:
-        """Items with their loop variables bound: ``for`` and ``repeat`` unroll in place."""
+        """Items with their loop variables bound: ``for``, ``repeat`` and ``inline`` unroll in place."""
         for index, item in enumerate(items):
             loc = Location(getattr(items, "file", self.spec.file), line_of(items, index), f"{path}[{index}]")
             if not isinstance(item, dict):
                 raise SpecError("a layer must be a mapping with 'op' or 'seq'", loc)
+            extra = sorted(set(item) - INLINE_KEYS, key=str) if "inline" in item else []
+            if extra:
+                raise SpecError("'inline' takes only for, repeat, when and doc", loc.child(str(extra[0]), line_of(item, extra[0])))
+            if "inline" in item and (not isinstance(item["inline"], list) or not item["inline"]):
+                raise SpecError("must be a non-empty list of layers", loc.child("inline", line_of(item, "inline")))
             loops = list(self.loop_vars(item, loc))
             for bound in self.unroll(loops, scope, loc):
                 if "when" in item:
@@ -180,6 +187,9 @@ class _Resolver:
                         raise SpecError(f"'when' must be true or false, got {cond!r}", loc.child("when", line_of(item, "when")))
                     if not cond:
                         continue
+                if "inline" in item:  # a group of layers spliced here, numbered as if written here
+                    yield from self.expand(item["inline"], bound, f"{loc.path}.inline")
+                    continue
                 yield item, bound, loc
 
     def loop_vars(self, item: dict, loc: Location) -> Iterator[tuple[str, Any, Location]]:
@@ -328,3 +338,41 @@ class _Resolver:
         if not hasattr(self, "_globals"):
             self._globals = self.globals()
         return self._globals
+
+
+def propagate(node: Node, in_shapes: tuple[Shape, ...], prefix: str = "", memo: dict | None = None) -> Any:
+    """Output shape of an already-built plan at other input shapes, or ShapeError naming the layer.
+
+    Structure and module sizes stay as built: each op must still receive the dims its module was
+    built for (:meth:`Op.bound`), which is what a trained model accepts. ``memo`` caches results
+    per (node, input shapes): probing many sizes, deep layers soon see shapes they have seen.
+    """
+    if memo is None:
+        return _propagate(node, in_shapes, prefix, None)
+    key = (id(node), in_shapes)
+    if key not in memo:
+        try:
+            memo[key] = _propagate(node, in_shapes, prefix, memo)
+        except ShapeError as exc:
+            memo[key] = exc
+    if isinstance(memo[key], ShapeError):
+        raise memo[key]
+    return memo[key]
+
+
+def _propagate(node: Node, in_shapes: tuple[Shape, ...], prefix: str, memo: dict | None) -> Any:
+    if node.op is not None:
+        if node.op.bound(*in_shapes) != node.op.bound(*node.in_shapes):
+            built = ", ".join("x".join(map(str, s)) for s in node.in_shapes)
+            got = ", ".join("x".join(map(str, s)) for s in in_shapes)
+            raise ShapeError(f"layer '{prefix}' ({node.kind}) is built for input {built}, got {got}")
+        try:
+            return node.op.shape(*in_shapes)
+        except ShapeError as exc:
+            raise ShapeError(f"layer '{prefix}' ({node.kind}): {exc}") from None
+    env = dict(zip(node.input_names, in_shapes))
+    for child in node.children:
+        out = propagate(child, tuple(env[r] for r in child.inputs), f"{prefix}.{child.name}" if prefix else child.name, memo)
+        env[child.name] = out
+        env.update(zip(child.outputs, out))
+    return env[node.output] if isinstance(node.output, str) else tuple(env[o] for o in node.output)

@@ -35,6 +35,14 @@ class Op(BaseModel):
     def shape(self, *x: Shape) -> Shape | tuple[Shape, ...]:
         raise NotImplementedError
 
+    def bound(self, *x: Shape) -> tuple:
+        """The parts of the input shapes that the built module is fixed to (e.g. in_channels).
+
+        Input-size analysis runs a built plan at other sizes and requires these to stay equal.
+        The default is the whole shape, which is always safe; ops that accept any size say less.
+        """
+        return x
+
     def build(self, *x: Shape) -> Any:
         raise NotImplementedError
 

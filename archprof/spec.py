@@ -44,6 +44,7 @@ class Figure(_Model):
     dataset: str | None = None
     resolution: int | None = None
     note: str | None = None
+    check: bool = Field(True, description="false: quoted for context (another version of the architecture), not verified")
 
     @field_validator("tol")
     @classmethod

@@ -10,12 +10,25 @@ from archprof._lazy import modules, nn
 from archprof.registry import Op, PositiveInt, Probability, Shape, ShapeError, register
 
 
+class _AnySize(Op):
+    """An op that takes any input and returns the same shape."""
+
+    def bound(self, *x: Shape) -> tuple:
+        return ()
+
+    def shape(self, x: Shape) -> Shape:
+        return x
+
+
 @register("linear")
 class Linear(Op):
     """Fully connected layer on the last dimension (``nn.Linear``)."""
 
     out: PositiveInt
     bias: bool = True
+
+    def bound(self, x: Shape) -> tuple:
+        return (x[-1],)
 
     def shape(self, x: Shape) -> Shape:
         if not x:
@@ -32,6 +45,9 @@ class LayerNorm(Op):
 
     eps: float = Field(1e-5, gt=0)
 
+    def bound(self, x: Shape) -> tuple:
+        return (x[-1],)
+
     def shape(self, x: Shape) -> Shape:
         if not x:
             raise ShapeError("ln needs at least one dimension")
@@ -45,7 +61,7 @@ def _activation(kind: str, factory: str, doc: str) -> None:
     def build(self, x: Shape):
         return getattr(nn, factory)()
 
-    cls = type(factory, (Op,), {"__doc__": doc, "shape": lambda self, x: x, "build": build, "__module__": __name__})
+    cls = type(factory, (_AnySize,), {"__doc__": doc, "build": build, "__module__": __name__})
     register(kind)(cls)
 
 
@@ -64,7 +80,7 @@ for _kind, _factory, _doc in [
 
 
 @register("flatten")
-class Flatten(Op):
+class Flatten(_AnySize):
     """Flattens dimensions ``start``…``end`` (counted without the batch dimension)."""
 
     start: int = Field(0, ge=0)
@@ -82,7 +98,7 @@ class Flatten(Op):
 
 
 @register("permute")
-class Permute(Op):
+class Permute(_AnySize):
     """Reorders the non-batch dimensions, e.g. ``dims: [1, 2, 0]`` turns (C, H, W) into (H, W, C)."""
 
     dims: tuple[int, ...]
@@ -97,7 +113,7 @@ class Permute(Op):
 
 
 @register("dropout")
-class Dropout(Op):
+class Dropout(_AnySize):
     """Element-wise dropout (``nn.Dropout``); identity at inference."""
 
     p: Probability = 0.5
@@ -110,7 +126,7 @@ class Dropout(Op):
 
 
 @register("drop_path")
-class DropPath(Op):
+class DropPath(_AnySize):
     """Stochastic depth: drops the whole residual branch per sample (``row``) or per batch."""
 
     p: Probability = 0.0
@@ -135,6 +151,9 @@ class LayerScale(Op):
     init: float = 1e-6
     channels_first: bool = False
 
+    def bound(self, x: Shape) -> tuple:
+        return (x[0] if self.channels_first else x[-1],)
+
     def shape(self, x: Shape) -> Shape:
         return x
 
@@ -149,7 +168,7 @@ def _same_shapes(kind: str, xs: tuple[Shape, ...]) -> Shape:
 
 
 @register("add")
-class Add(Op):
+class Add(_AnySize):
     """Element-wise sum of its inputs (residual connections)."""
 
     inputs = None
@@ -162,7 +181,7 @@ class Add(Op):
 
 
 @register("mul")
-class Mul(Op):
+class Mul(_AnySize):
     """Element-wise product; a (C, 1, 1) gate broadcasts over a (C, H, W) map (SE blocks)."""
 
     inputs = None
@@ -179,7 +198,7 @@ class Mul(Op):
 
 
 @register("concat")
-class Concat(Op):
+class Concat(_AnySize):
     """Concatenation along ``dim`` (0 = channels of a (C, H, W) map; Inception branches)."""
 
     inputs = None

@@ -33,6 +33,10 @@ def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int 
 
 class _Window(Op):
     kernel: Size2
+
+    def bound(self, *x: Shape) -> tuple:
+        return (len(x[0]),)
+
     stride: Size2 | None = None
     padding: Pad2 = 0
     dilation: Size2 = 1
@@ -68,6 +72,9 @@ class Conv(_Window):
                 raise ShapeError("padding 'same' needs stride 1")
             return (self.out, x[1], x[2])
         return (self.out, *self._spatial(x))
+
+    def bound(self, x: Shape) -> tuple:
+        return (len(x), x[0])
 
     def build(self, x: Shape):
         return nn.Conv2d(x[0], self.out, self.kernel, self.stride, self.padding, self.dilation, self.groups, self.bias)
@@ -105,6 +112,9 @@ class AdaptiveAvgPool(Op):
 
     size: Size2 = 1
 
+    def bound(self, x: Shape) -> tuple:
+        return (len(x),)
+
     def shape(self, x: Shape) -> Shape:
         return (_image(x, self.kind)[0], *pair(self.size))
 
@@ -127,6 +137,9 @@ class BatchNorm(Op):
     eps: float = Field(1e-5, gt=0)
     momentum: float | None = 0.1
 
+    def bound(self, x: Shape) -> tuple:
+        return (len(x), x[0])
+
     def shape(self, x: Shape) -> Shape:
         if len(x) not in (1, 3):
             raise ShapeError(f"bn needs (C,) or (C, H, W) input, got {_fmt(x)}")
@@ -142,6 +155,9 @@ class LayerNorm2d(Op):
     """Layer norm over the channels of a (C, H, W) map, as in ConvNeXt (params ``weight``, ``bias``)."""
 
     eps: float = Field(1e-6, gt=0)
+
+    def bound(self, x: Shape) -> tuple:
+        return (len(x), x[0])
 
     def shape(self, x: Shape) -> Shape:
         return _image(x, self.kind)
@@ -159,6 +175,9 @@ class LocalResponseNorm(Op):
     beta: float = 0.75
     k: float = 1.0
 
+    def bound(self, x: Shape) -> tuple:
+        return (len(x),)
+
     def shape(self, x: Shape) -> Shape:
         return _image(x, self.kind)
 
@@ -171,6 +190,9 @@ class ZeroPad(Op):
     """Zero padding of a (C, H, W) map: [left, right, top, bottom]."""
 
     padding: tuple[NonNegInt, NonNegInt, NonNegInt, NonNegInt]
+
+    def bound(self, x: Shape) -> tuple:
+        return (len(x),)
 
     def shape(self, x: Shape) -> Shape:
         l, r, t, b = self.padding

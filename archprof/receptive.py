@@ -1,0 +1,278 @@
+"""Receptive fields through any dataflow graph, tracked tensor by tensor at the aten level.
+
+Peers compute receptive fields for straight chains of conv/pool modules. Here every tensor of the
+traced forward carries a :class:`Field` — for each image axis (H, W): the tensor dimension that
+indexes it, the receptive-field size and the jump (distance in input pixels between adjacent
+positions). Ops combine the fields of their inputs, so branches (Inception, residual shortcuts)
+give the maximum over all paths. ``GLOBAL`` means every output sees the whole input (global
+pooling, a linear layer over flattened positions, attention over all tokens, an SE gate);
+``UNKNOWN`` means an op reshaped the image axes in a way this module does not model (windowed
+attention, for instance) — reported as such rather than guessed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Union
+
+import torch
+
+
+@dataclass(frozen=True)
+class Field:
+    dims: tuple[int, int]      # tensor dims of the H and W axes (equal once merged into tokens)
+    size: tuple[int, int]      # receptive-field size in input pixels
+    jump: tuple[int, int]      # input pixels between neighbouring positions
+
+
+GLOBAL = "global"
+UNKNOWN = "unknown"
+State = Union[Field, str, None]  # None: the tensor does not depend on the image (weights, constants)
+
+
+def image_field(ndim: int) -> Field:
+    """The model input: each pixel sees itself; H and W are the last two dims."""
+    return Field((ndim - 2, ndim - 1), (1, 1), (1, 1))
+
+
+def _dims(dim: Any, ndim: int) -> set[int]:
+    dims = dim if isinstance(dim, (list, tuple)) else [dim]
+    return {d % ndim for d in dims if isinstance(d, int)} if ndim else set()
+
+
+def _window(field: Field, kernel, stride, dilation) -> Field:
+    k, s, d = (_pair(v) for v in (kernel, stride or kernel, dilation))
+    size = tuple(field.size[a] + (k[a] - 1) * d[a] * field.jump[a] for a in range(2))
+    jump = tuple(field.jump[a] * s[a] for a in range(2))
+    return Field(field.dims, size, jump)
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    if isinstance(v, (list, tuple)):
+        return (int(v[0]), int(v[-1])) if v else (1, 1)
+    return (int(v), int(v))
+
+
+def combine(states: list[State], out_ndim: int, in_ndims: list[int]) -> State:
+    """Element-wise ops: the max over inputs, dims aligned by broadcasting from the right."""
+    fields = [(s, n) for s, n in zip(states, in_ndims) if s is not None]
+    if not fields:
+        return None
+    if any(s == UNKNOWN for s, _ in fields):
+        return UNKNOWN
+    if any(s == GLOBAL for s, _ in fields):
+        return GLOBAL
+    first, first_ndim = fields[0]
+    dims = tuple(d + out_ndim - first_ndim for d in first.dims)
+    size, jump = list(first.size), list(first.jump)
+    for f, n in fields[1:]:
+        if tuple(d + out_ndim - n for d in f.dims) != dims:
+            return UNKNOWN
+        size = [max(a, b) for a, b in zip(size, f.size)]
+        jump = [max(a, b) for a, b in zip(jump, f.jump)]
+    return Field(dims, tuple(size), tuple(jump))
+
+
+def _remap(state: State, mapping: dict[int, int | None]) -> State:
+    """Move the axes to new dims; an axis whose dim disappears makes the field unknown."""
+    if not isinstance(state, Field):
+        return state
+    new = tuple(mapping.get(d) for d in state.dims)
+    return UNKNOWN if None in new else replace(state, dims=new)
+
+
+def _reshape_map(old: tuple[int, ...], new: tuple[int, ...]) -> dict[int, int | None]:
+    """Which new dim each old dim ends up in; None when an old dim is split across new dims."""
+    mapping: dict[int, int | None] = {}
+    i = j = 0
+    while i < len(old) and j < len(new):
+        group_old, group_new = [i], [j]
+        a, b = old[i], new[j]
+        while a != b:
+            if a < b:
+                i += 1
+                if i >= len(old):
+                    break
+                group_old.append(i)
+                a *= old[i]
+            else:
+                j += 1
+                if j >= len(new):
+                    break
+                group_new.append(j)
+                b *= new[j]
+        for d in group_old:
+            nontrivial = [n for n in group_new if new[n] != 1]
+            if old[d] == 1:
+                mapping[d] = group_new[0]
+            elif len(nontrivial) <= 1:
+                mapping[d] = nontrivial[0] if nontrivial else group_new[0]
+            else:
+                mapping[d] = None  # split across several dims
+        i, j = i + 1, j + 1
+    for d in range(len(old)):
+        mapping.setdefault(d, None if old[d] != 1 else len(new) - 1)
+    return mapping
+
+
+def propagate(name: str, args: tuple, kwargs: dict, out: Any, state_of) -> State:
+    """The field of ``out`` from the fields of the tensor arguments (``state_of(tensor)``)."""
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            tensors += [t for t in a if isinstance(t, torch.Tensor)]
+    states = [state_of(t) for t in tensors]
+    if all(s is None for s in states):
+        return None
+    first = out[0] if isinstance(out, (tuple, list)) else out
+    if not isinstance(first, torch.Tensor):
+        return None
+    x, s = tensors[0], states[0]
+    base = name.rstrip("_") if not name.startswith("_") else name
+    rule = _RULES.get(base)
+    if rule is not None:
+        return rule(args, kwargs, first, x, s, states, tensors)
+    if first.dim() >= max(t.dim() for t in tensors) and all(
+        _broadcastable(t.shape, first.shape) for t in tensors
+    ):
+        return combine(states, first.dim(), [t.dim() for t in tensors])
+    return GLOBAL if all(st in (None, GLOBAL) for st in states) else UNKNOWN
+
+
+def _broadcastable(small, big) -> bool:
+    return all(a in (1, b) for a, b in zip(reversed(small), reversed(big)))
+
+
+def _conv(args, kwargs, out, x, s, states, tensors):
+    if not isinstance(s, Field) or s.dims != (x.dim() - 2, x.dim() - 1):
+        return s if s in (GLOBAL, UNKNOWN) else UNKNOWN
+    weight = args[1]
+    return _window(s, tuple(weight.shape[2:]), args[3], args[5])
+
+
+def _pool(args, kwargs, out, x, s, states, tensors):
+    if not isinstance(s, Field) or s.dims != (x.dim() - 2, x.dim() - 1):
+        return s if s in (GLOBAL, UNKNOWN) else UNKNOWN
+    kernel = args[1]
+    stride = args[2] if len(args) > 2 and args[2] else kernel
+    dilation = args[4] if len(args) > 4 else 1
+    if isinstance(dilation, bool):  # avg_pool2d's fifth argument is ceil_mode
+        dilation = 1
+    return _window(s, kernel, stride, dilation)
+
+
+def _adaptive(args, kwargs, out, x, s, states, tensors):
+    if not isinstance(s, Field):
+        return s
+    h, w = x.shape[-2:]
+    oh, ow = out.shape[-2:]
+    if (oh, ow) == (1, 1):
+        return GLOBAL
+    if (oh, ow) == (h, w):
+        return s
+    kernel = (math.ceil(h / oh) + (h % oh != 0), math.ceil(w / ow) + (w % ow != 0))  # widest adaptive window
+    return _window(s, kernel, (max(h // oh, 1), max(w // ow, 1)), 1)
+
+
+def _reduce(args, kwargs, out, x, s, states, tensors):
+    if not isinstance(s, Field):
+        return s
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    dims = set(range(x.dim())) if dim is None or dim == [] else _dims(dim, x.dim())
+    if dims & set(s.dims):
+        return GLOBAL
+    keepdim = out.dim() == x.dim()
+    mapping = {d: (d if keepdim else d - sum(r < d for r in dims)) for d in range(x.dim()) if d not in dims}
+    return _remap(s, mapping)
+
+
+def _softmax(args, kwargs, out, x, s, states, tensors):
+    if isinstance(s, Field) and args[1] % x.dim() in s.dims:
+        return GLOBAL
+    return s
+
+
+def _layer_norm(args, kwargs, out, x, s, states, tensors):
+    if isinstance(s, Field) and set(s.dims) & set(range(x.dim() - len(args[1]), x.dim())):
+        return GLOBAL
+    return s
+
+
+def _first(args, kwargs, out, x, s, states, tensors):
+    """Ops whose other tensor arguments are per-channel parameters (batch norm)."""
+    return s
+
+
+def _view(args, kwargs, out, x, s, states, tensors):
+    return _remap(s, _reshape_map(tuple(x.shape), tuple(out.shape)))
+
+
+def _permute(args, kwargs, out, x, s, states, tensors):
+    order = [d % x.dim() for d in args[1]]
+    return _remap(s, {old: new for new, old in enumerate(order)})
+
+
+def _transpose(args, kwargs, out, x, s, states, tensors):
+    a, b = (args[1] % x.dim(), args[2] % x.dim()) if len(args) > 2 else (0, 1)
+    mapping = {d: d for d in range(x.dim())}
+    mapping[a], mapping[b] = b, a
+    return _remap(s, mapping)
+
+
+def _unsqueeze(args, kwargs, out, x, s, states, tensors):
+    d = args[1] % out.dim()
+    return _remap(s, {old: old + (old >= d) for old in range(x.dim())})
+
+
+def _squeeze(args, kwargs, out, x, s, states, tensors):
+    return _view(args, kwargs, out, x, s, states, tensors)
+
+
+def _select(args, kwargs, out, x, s, states, tensors):
+    d = args[1] % x.dim()
+    if isinstance(s, Field) and d in s.dims:
+        return UNKNOWN
+    return _remap(s, {old: old - (old > d) for old in range(x.dim()) if old != d})
+
+
+def _slice(args, kwargs, out, x, s, states, tensors):
+    return s
+
+
+def _cat(args, kwargs, out, x, s, states, tensors):
+    return combine(states, out.dim(), [t.dim() for t in tensors])
+
+
+def _matmul(args, kwargs, out, x, s, states, tensors):
+    """mm/addmm/bmm/baddbmm: contracting over an image axis sees the whole image."""
+    with_bias = len(tensors) == 3
+    bias, a, b = tensors if with_bias else (None, *tensors)
+    sa, sb = (states[1], states[2]) if with_bias else (states[0], states[1])
+    for st, contracted in ((sa, a.dim() - 1), (sb, b.dim() - 2)):
+        if isinstance(st, Field) and contracted in st.dims:
+            return GLOBAL
+    if isinstance(sa, Field) and isinstance(sb, Field):
+        return GLOBAL  # token-token products (q·kᵀ): normalised over all keys right after
+    keep_a = {d: d for d in range(a.dim() - 1)}                         # batch dims and rows
+    keep_b = {**{d: d for d in range(b.dim() - 2)}, b.dim() - 1: out.dim() - 1}  # batch dims and columns
+    parts = [_remap(sa, keep_a), _remap(sb, keep_b)]
+    ndims = [out.dim(), out.dim()]
+    if with_bias:
+        parts.append(states[0])
+        ndims.append(bias.dim())
+    return combine(parts, out.dim(), ndims)
+
+
+_RULES = {
+    "convolution": _conv, "_convolution": _conv,
+    "max_pool2d_with_indices": _pool, "max_pool2d": _pool, "avg_pool2d": _pool,
+    "_adaptive_avg_pool2d": _adaptive, "adaptive_max_pool2d": _adaptive,
+    "mean": _reduce, "sum": _reduce, "amax": _reduce, "amin": _reduce, "var": _reduce, "std": _reduce, "max": _reduce,
+    "_softmax": _softmax, "_safe_softmax": _softmax, "_log_softmax": _softmax,
+    "native_layer_norm": _layer_norm,
+    "native_batch_norm": _first, "_native_batch_norm_legit_no_training": _first, "_native_batch_norm_legit": _first,
+    "view": _view, "_unsafe_view": _view, "reshape": _view, "_reshape_alias": _view, "flatten": _view,
+    "permute": _permute, "transpose": _transpose, "t": _transpose,
+    "unsqueeze": _unsqueeze, "squeeze": _squeeze, "select": _select, "slice": _slice, "cat": _cat,
+    "mm": _matmul, "addmm": _matmul, "bmm": _matmul, "baddbmm": _matmul,
+}

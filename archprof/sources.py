@@ -1,0 +1,109 @@
+"""What ``archprof analyze SOURCE`` can analyse, each built on the meta device.
+
+* a spec path or bundled spec name — data only, never runs code;
+* ``torchvision:NAME`` and ``timm:NAME`` — the library's model with random (meta) weights;
+* ``path/to/file.py:NAME`` — a class or factory in the user's own file. This imports and runs
+  that file, exactly as ``python file.py`` would: only use it on code you trust.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from archprof.errors import ArchprofError
+from archprof.spec import Spec, load_spec
+
+DEFAULT_INPUT = (3, 224, 224)
+
+
+@dataclass
+class Source:
+    label: str
+    input_shape: tuple[int, ...]
+    build: Callable[[], Any]   # builds the nn.Module under the caller's device context
+    spec: Spec | None = None
+    plan: Any = None
+
+
+def open_source(source: str) -> Source:
+    """Parse SOURCE and prepare (not yet build) the model."""
+    text = str(source)
+    prefix, _, rest = text.partition(":")
+    if prefix in ("torchvision", "timm") and rest:
+        return _torchvision(rest) if prefix == "torchvision" else _timm(rest)
+    if ".py:" in text or text.endswith(".py"):
+        return _python_file(text)
+    from archprof.compiler import compile_plan
+    from archprof.plan import resolve
+
+    spec = load_spec(text)
+    plan = resolve(spec)
+    return Source(spec.name, plan.input_shape, lambda: compile_plan(plan, device=None), spec, plan)
+
+
+def _torchvision(name: str) -> Source:
+    import torchvision
+
+    models = torchvision.models.list_models()
+    if name not in models:
+        hint = difflib.get_close_matches(name, models, 3)
+        raise ArchprofError(f"torchvision has no model '{name}'" + (f" (did you mean {', '.join(hint)}?)" if hint else ""))
+    shape = DEFAULT_INPUT
+    try:
+        crop = torchvision.models.get_model_weights(name).DEFAULT.transforms().crop_size[0]
+        shape = (3, crop, crop)
+    except Exception:  # noqa: BLE001 - models without weights keep the default size
+        pass
+    return Source(f"torchvision:{name}", shape, lambda: torchvision.models.get_model(name, weights=None))
+
+
+def _timm(name: str) -> Source:
+    try:
+        import timm
+    except ImportError:
+        raise ArchprofError("timm is not installed (pip install timm)") from None
+    if not timm.is_model(name):
+        hint = difflib.get_close_matches(name, timm.list_models(), 3)
+        raise ArchprofError(f"timm has no model '{name}'" + (f" (did you mean {', '.join(hint)}?)" if hint else ""))
+    shape = tuple(timm.get_pretrained_cfg_value(name, "input_size") or DEFAULT_INPUT)
+    return Source(f"timm:{name}", shape, lambda: timm.create_model(name, pretrained=False))
+
+
+def _python_file(text: str) -> Source:
+    path_text, _, attr = text.rpartition(":") if ".py:" in text else (text, "", "")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ArchprofError(f"{path}: no such file")
+    if not attr:
+        raise ArchprofError(f"{text}: name the class or factory to build, as {path}:ClassName")
+    module_name = f"_archprof_user_{abs(hash(path.resolve()))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ArchprofError(f"{path}: cannot be imported as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - the user's code failed: report it in one line
+        raise ArchprofError(f"{path}: importing it raised {type(exc).__name__}: {exc}") from None
+    factory = getattr(module, attr, None)
+    if factory is None or not callable(factory):
+        raise ArchprofError(f"{path}: has no class or function named '{attr}'")
+    shape = tuple(getattr(factory, "input_shape", DEFAULT_INPUT))
+
+    def build():
+        from torch import nn
+
+        try:
+            model = factory()
+        except Exception as exc:  # noqa: BLE001
+            raise ArchprofError(f"{text}: calling it raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(model, nn.Module):
+            raise ArchprofError(f"{text}: returned {type(model).__name__}, not a torch.nn.Module")
+        return model
+
+    return Source(text, shape, build)
