@@ -154,7 +154,7 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
     if isinstance(source, nn.Module):
         src = _model_source(source, input_shape)
     else:
-        src = open_source(source.file if hasattr(source, "file") and hasattr(source, "layers") else source)
+        src = open_source(source)
     shape = tuple(input_shape or src.input_shape)
     con = input_constraints(src)
     if src.plan is not None:
@@ -162,14 +162,7 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
             propagate(src.plan.root, (shape,), memo={})
         except ShapeError as exc:
             raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {exc}; it takes {con.describe()}") from None
-    with torch.device("meta"):
-        try:
-            model = src.build()
-        except ArchprofError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a model that cannot be built on meta
-            raise ArchprofError(f"{src.label}: cannot be built on the meta device: {type(exc).__name__}: {exc}") from None
-    model = model.to(DTYPES[dtype]).eval()
+    model = build_on_meta(src).to(DTYPES[dtype]).eval()
     x = torch.empty(batch, *shape, device="meta", dtype=DTYPES[dtype])
     try:
         traced = trace(model, x)
@@ -218,6 +211,42 @@ def _totals(model: nn.Module, frame: pd.DataFrame, traced, saved: int, dtype: to
         "train_memory_bytes": adamw,
         "receptive_field": {"layer": last["name"], "size": list(last["rf_size"]), "jump": list(last["rf_jump"])} if last else None,
     }
+
+
+def build_on_meta(src: Source) -> nn.Module:
+    """Build with every tensor on the meta device.
+
+    Most models build under ``torch.device("meta")``. A few compute their layer sizes with
+    tensors while being constructed (torchvision's RegNet); for those, construction runs on the
+    CPU and each parameter and buffer is moved to meta as it is registered (accelerate's
+    ``init_empty_weights`` trick), so weights exist only one tensor at a time.
+    """
+    try:
+        with torch.device("meta"):
+            return src.build()
+    except ArchprofError:
+        raise
+    except Exception:  # noqa: BLE001 - retry the slower way below
+        pass
+    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def parameter_on_meta(module, name, param):
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), param.requires_grad)
+        register_parameter(module, name, param)
+
+    def buffer_on_meta(module, name, tensor, persistent=True):
+        register_buffer(module, name, tensor.to("meta") if tensor is not None else None, persistent)
+
+    nn.Module.register_parameter, nn.Module.register_buffer = parameter_on_meta, buffer_on_meta
+    try:
+        return src.build()
+    except ArchprofError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a model that cannot be built at all
+        raise ArchprofError(f"{src.label}: cannot be built: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    finally:
+        nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
 
 
 def input_constraints(src: Source) -> constraints_mod.Constraints:

@@ -62,18 +62,61 @@ def main() -> None:
     """Architectures as YAML specs: build, analyse, benchmark and verify them."""
 
 
-@main.command()
-@click.argument("source", required=False)
-@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table")
-@user_errors
-def zoo(source: str | None, fmt: str) -> None:
-    """List the bundled specs with their paper figures."""
-    from archprof import zoo as zoo_mod
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(d) for d in text.lower().replace("×", "x").split("x"))
+    except ValueError:
+        dims = ()
+    if not dims or any(d <= 0 for d in dims):
+        raise ArchprofError(f"--input must look like 3x224x224, got '{text}'")
+    return dims
 
-    frame = zoo_mod.table()
+
+@main.command()
+@click.argument("source")
+@click.option("--input", "input_", metavar="CxHxW", help="Input size without batch (default: the source's own).")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
+@click.option("--depth", type=click.IntRange(min=1), help="Roll layers up to this many name levels (stages, blocks).")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@user_errors
+def analyze(source: str, input_: str | None, batch: int, dtype: str, depth: int | None, fmt: str, output: Path | None) -> None:
+    """Per-layer shapes, params, MACs/FLOPs, receptive fields, memory and input constraints.
+
+    SOURCE is a spec file, a bundled spec name (archprof zoo), torchvision:NAME, timm:NAME, or
+    path/to/file.py:ClassOrFactory (which imports and runs that file). Nothing is allocated: the
+    model is analysed on PyTorch's meta device.
+    """
+    from archprof.analysis import analyze as run
+    from archprof.report_analysis import render
+
+    result = run(source, input_shape=_shape(input_), batch=batch, dtype=dtype)
+    emit(render(result, fmt, depth), output)
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Data to stdout, or atomically to a file (a killed run never leaves half a file)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from archprof.files import write_text_atomic
+
+    write_text_atomic(output, text)
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True)
+@user_errors
+def zoo(fmt: str) -> None:
+    """List the bundled specs with the figures their papers publish."""
+    from archprof import zoo as zoo_mod
     from archprof.render import render_frame
 
-    click.echo(render_frame(frame, fmt, title="archprof zoo"), nl=False)
+    click.echo(render_frame(zoo_mod.table(), fmt, title="archprof zoo", right=("params", "MACs", "top-1 %", "top-5 %")), nl=False)
 
 
 @main.command()

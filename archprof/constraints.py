@@ -84,8 +84,9 @@ def derive_by_forward(source, channels: int, declared: int) -> Constraints:
     """
     import torch
 
-    with torch.device("meta"):
-        model = source.build().eval()
+    from archprof.analysis import build_on_meta
+
+    model = build_on_meta(source).eval()
 
     def probe(size: int) -> str | None:
         try:

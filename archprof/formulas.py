@@ -100,9 +100,15 @@ def _reduction(per_input: int) -> Callable:
     return lambda args, kwargs, out: Cost(0, per_input * _numel(_first_tensor(args)))
 
 
-def _pool(args: tuple, kwargs: dict, out: Any) -> Cost:
+def _max_pool(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """k·k − 1 comparisons per output element."""
     first = out[0] if isinstance(out, (tuple, list)) else out
-    return Cost(0, _pool_window(args) * _numel(first))
+    return Cost(0, (_pool_window(args) - 1) * _numel(first))
+
+
+def _avg_pool(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """k·k − 1 additions and one division per output element."""
+    return Cost(0, _pool_window(args) * _numel(out))
 
 
 COSTS: dict[str, Callable[[tuple, dict, Any], Cost]] = {}
@@ -113,8 +119,10 @@ for _name, _n in PER_OUTPUT.items():
     COSTS.setdefault(_name, _elementwise(_n))
 for _name, _n in PER_INPUT.items():
     COSTS.setdefault(_name, _reduction(_n))
-for _name in ("max_pool2d_with_indices", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d"):
-    COSTS[_name] = _pool
+for _name in ("max_pool2d_with_indices", "max_pool2d", "max_pool1d", "max_pool3d_with_indices"):
+    COSTS[_name] = _max_pool
+for _name in ("avg_pool2d", "avg_pool1d", "avg_pool3d"):
+    COSTS[_name] = _avg_pool
 
 
 def op_name(func: Any) -> str:

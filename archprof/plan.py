@@ -376,3 +376,9 @@ def _propagate(node: Node, in_shapes: tuple[Shape, ...], prefix: str, memo: dict
         env[child.name] = out
         env.update(zip(child.outputs, out))
     return env[node.output] if isinstance(node.output, str) else tuple(env[o] for o in node.output)
+
+
+def declared_input(spec: Spec) -> Shape:
+    """The spec's own input shape, with its expressions evaluated (no layer is resolved)."""
+    resolver = _Resolver(spec)
+    return resolver.input_shape(resolver.globals_cache())

@@ -161,6 +161,19 @@ def _pool(args, kwargs, out, x, s, states, tensors):
     return _window(s, kernel, stride, dilation)
 
 
+def _pool3d(args, kwargs, out, x, s, states, tensors):
+    """3-d pooling whose last two dims are the image (LRN pools across channels this way)."""
+    if not isinstance(s, Field) or s.dims != (x.dim() - 2, x.dim() - 1):
+        return s if s in (GLOBAL, UNKNOWN, None) else UNKNOWN
+    kernel = _triple(args[1])
+    stride = _triple(args[2]) if len(args) > 2 and args[2] else kernel
+    return _window(s, kernel[1:], stride[1:], 1)
+
+
+def _triple(v: Any) -> tuple[int, int, int]:
+    return tuple(v) if isinstance(v, (list, tuple)) and len(v) == 3 else (int(v[0] if isinstance(v, (list, tuple)) else v),) * 3
+
+
 def _adaptive(args, kwargs, out, x, s, states, tensors):
     if not isinstance(s, Field):
         return s
@@ -266,10 +279,12 @@ def _matmul(args, kwargs, out, x, s, states, tensors):
 _RULES = {
     "convolution": _conv, "_convolution": _conv,
     "max_pool2d_with_indices": _pool, "max_pool2d": _pool, "avg_pool2d": _pool,
+    "avg_pool3d": _pool3d, "max_pool3d_with_indices": _pool3d,
     "_adaptive_avg_pool2d": _adaptive, "adaptive_max_pool2d": _adaptive,
     "mean": _reduce, "sum": _reduce, "amax": _reduce, "amin": _reduce, "var": _reduce, "std": _reduce, "max": _reduce,
     "_softmax": _softmax, "_safe_softmax": _softmax, "_log_softmax": _softmax,
     "native_layer_norm": _layer_norm,
+    "constant_pad_nd": _first, "roll": _first,
     "native_batch_norm": _first, "_native_batch_norm_legit_no_training": _first, "_native_batch_norm_legit": _first,
     "view": _view, "_unsafe_view": _view, "reshape": _view, "_reshape_alias": _view, "flatten": _view,
     "permute": _permute, "transpose": _transpose, "t": _transpose,

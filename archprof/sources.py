@@ -29,18 +29,23 @@ class Source:
     plan: Any = None
 
 
-def open_source(source: str) -> Source:
+def open_source(source: "str | Path | Spec") -> Source:
     """Parse SOURCE and prepare (not yet build) the model."""
+    if isinstance(source, Spec):
+        return _spec_source(source)
     text = str(source)
     prefix, _, rest = text.partition(":")
     if prefix in ("torchvision", "timm") and rest:
         return _torchvision(rest) if prefix == "torchvision" else _timm(rest)
     if ".py:" in text or text.endswith(".py"):
         return _python_file(text)
+    return _spec_source(load_spec(text))
+
+
+def _spec_source(spec: Spec) -> Source:
     from archprof.compiler import compile_plan
     from archprof.plan import resolve
 
-    spec = load_spec(text)
     plan = resolve(spec)
     return Source(spec.name, plan.input_shape, lambda: compile_plan(plan, device=None), spec, plan)
 

@@ -177,7 +177,8 @@ def _parse(path: Path) -> tuple[SpecFile, Mapping]:
 def pydantic_error(exc: ValidationError, raw: Any, base: Location | None = None) -> SpecError:
     """The first pydantic error as a SpecError that points at the offending line and field."""
     err = exc.errors()[0]
-    path = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("function-after", "tagged-union"))))
+    # union members add tags such as "constrained-int" or "tuple[int, int]" to the path: drop them
+    path = tuple(p for p in err["loc"] if isinstance(p, int) or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(p)))
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
@@ -186,8 +187,19 @@ def pydantic_error(exc: ValidationError, raw: Any, base: Location | None = None)
     return SpecError(msg, locate(raw, path, base))
 
 
-def load_spec(source: str | Path, *, variant: str | None = None, _depth: int = 0) -> Spec:
-    """Load a spec by path or bundled name, following ``extends`` and applying its variant."""
+def load_spec(source: str | Path, *, variant: str | None = None, params: dict[str, Any] | None = None) -> Spec:
+    """Load a spec by path or bundled name, following ``extends``, applying its variant and
+    then ``params`` (overrides of the family's parameters, e.g. ``{"num_classes": 10}``)."""
+    spec = _load(source, variant=variant)
+    if params:
+        unknown = sorted(set(params) - set(spec.params))
+        if unknown:
+            raise SpecError(f"unknown parameter '{unknown[0]}' (known: {', '.join(spec.params)})", Location(spec.file))
+        spec = spec.model_copy(update={"params": {**spec.params, **params}})
+    return spec
+
+
+def _load(source: str | Path, *, variant: str | None = None, _depth: int = 0) -> Spec:
     path = find(source)
     spec, raw = _parse(path)
     if spec.extends is None:
@@ -202,7 +214,7 @@ def load_spec(source: str | Path, *, variant: str | None = None, _depth: int = 0
     for field in ("layers", "blocks", "variants"):
         if getattr(spec, field):
             raise SpecError(f"a spec that extends another cannot define '{field}'", locate(raw, (field,)))
-    base = load_spec(parent_path, variant=variant or spec.variant, _depth=_depth + 1)
+    base = _load(parent_path, variant=variant or spec.variant, _depth=_depth + 1)
     updates = {k: getattr(spec, k) for k in ("title", "description", "paper", "input", "reference", "recipe") if getattr(spec, k) is not None}
     if spec.figures:
         updates["figures"] = spec.figures

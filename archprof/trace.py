@@ -39,6 +39,7 @@ class Row:
     activation_bytes: int = 0
     rf: Any = None
     ops: dict = field(default_factory=dict)
+    allocated: dict = field(default_factory=dict, repr=False)  # storage -> bytes allocated by this row
     notes: list = field(default_factory=list)
 
 
@@ -129,6 +130,13 @@ class Tracer(TorchDispatchMode):
         row.output_shape = _shape(output)
         outs = _tensors(output)
         row.rf = self.fields.get(outs[0]) if outs else None
+        row.activation_bytes = self._output_bytes(row, outs)
+
+    @staticmethod
+    def _output_bytes(row: Row, outs: list[torch.Tensor]) -> int:
+        """Bytes of the row's outputs that the row itself allocated (not views, not temporaries)."""
+        keys = {t.untyped_storage()._cdata for t in outs}
+        return sum(row.allocated.get(k, 0) for k in keys)
 
     def _own_params(self, module: nn.Module, row: Row) -> int:
         count = 0
@@ -156,14 +164,15 @@ class Tracer(TorchDispatchMode):
             row.flops += cost.flops
             row.ops[name] = row.ops.get(name, 0) + 1
         state = receptive.propagate(name, args, kwargs, out, self._field_of)
-        if functional:
-            row.rf = state
         for t in _tensors(out):
             if state is not None:
                 self.fields[t] = state
             new = self.storage.track(t)
-            if row is not None:
-                row.activation_bytes += new
+            if row is not None and new:
+                row.allocated[t.untyped_storage()._cdata] = new
+        if functional:
+            row.rf = state
+            row.activation_bytes = self._output_bytes(row, _tensors(out)[:1])
         return out
 
     def _row_for(self, name: str, args: tuple, out: Any) -> tuple[Row | None, bool]:
