@@ -110,3 +110,12 @@ def test_help_does_not_import_torch():
     code = "import sys; from archprof.cli import main; sys.argv=['archprof','--help']\ntry: main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_committed_json_schema_is_current():
+    import json
+
+    from archprof.spec import bundled_dir, json_schema
+
+    committed = json.loads((bundled_dir() / "schema.json").read_text())
+    assert committed == json_schema(), "specs/schema.json is stale: run `archprof schema > specs/schema.json`"
