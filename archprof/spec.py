@@ -39,16 +39,18 @@ class Figure(_Model):
     metric: Literal["params", "macs", "top1", "top5", "throughput"]
     value: float
     unit: Literal["count", "K", "M", "G", "%", "img/s"]
-    tol: Union[float, str] = Field(0, description="absolute, in the figure's unit, or relative as '2%'")
+    tol: Union[float, str] = Field(0.0, description="absolute, in the figure's unit, or relative as '2%'")
     source: str
     dataset: str | None = None
     resolution: int | None = None
     note: str | None = None
     check: bool = Field(True, description="false: quoted for context (another version of the architecture), not verified")
 
-    @field_validator("tol")
+    @field_validator("tol", mode="before")
     @classmethod
     def _tol(cls, v):
+        if isinstance(v, int) and not isinstance(v, bool):
+            return float(v)
         if isinstance(v, str) and not re.fullmatch(r"\d+(\.\d+)?%", v):
             raise ValueError("tolerance must be a number in the figure's unit or a percentage like '2%'")
         return v

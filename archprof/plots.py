@@ -1,0 +1,56 @@
+"""Plots written as deterministic PNG files (Agg backend, no timestamps in the metadata)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Sequence
+
+from archprof.files import write_bytes_atomic
+
+
+def _figure(width: float = 7.0, height: float = 4.0):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "archprof"
+    return plt.subplots(figsize=(width, height), dpi=100)
+
+
+def save_png(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(fig)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def learning_curves(history: Sequence, path: Path) -> None:
+    fig, _ = _figure(9, 3.5)
+    fig.clf()
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    epochs = [h.epoch for h in history]
+    loss_ax.plot(epochs, [h.train_loss for h in history], marker="o", label="train")
+    loss_ax.plot(epochs, [h.val_loss for h in history], marker="o", label="held-out")
+    loss_ax.set_xlabel("epoch"), loss_ax.set_ylabel("loss"), loss_ax.legend()
+    acc_ax.plot(epochs, [100 * h.train_acc for h in history], marker="o", label="train")
+    acc_ax.plot(epochs, [100 * h.val_acc for h in history], marker="o", label="held-out")
+    acc_ax.set_xlabel("epoch"), acc_ax.set_ylabel("accuracy (%)"), acc_ax.legend()
+    save_png(fig, path)
+
+
+def confusion_matrix(matrix, classes: list[str], path: Path, title: str) -> None:
+    size = max(4.0, 0.5 * len(classes) + 2)
+    fig, ax = _figure(size, size)
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=90 if len(classes) > 6 else 0)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted"), ax.set_ylabel("true"), ax.set_title(title)
+    top = matrix.max() or 1
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", color="white" if matrix[i, j] > top / 2 else "black", fontsize=8)
+    save_png(fig, path)
