@@ -74,8 +74,34 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
     return dims
 
 
+def _params(pairs: tuple[str, ...]) -> dict:
+    """--param KEY=VALUE pairs; values are parsed as YAML (numbers, lists, booleans)."""
+    from archprof.yamlsrc import load_text
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ArchprofError(f"--param must look like KEY=VALUE, got '{pair}'")
+        out[key.strip()] = load_text(value, f"--param {key.strip()}")
+    return out
+
+
+def _spec_or_source(source: str, params: dict):
+    """A spec with --param overrides, or the source string for non-spec sources."""
+    if not params:
+        return source
+    from archprof import load_spec
+
+    return load_spec(source, params=params)
+
+
+PARAM = click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Override a spec parameter (repeatable).")
+
+
 @main.command()
 @click.argument("source")
+@PARAM
 @click.option("--input", "input_", metavar="CxHxW", help="Input size without batch (default: the source's own).")
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
@@ -83,7 +109,7 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @user_errors
-def analyze(source: str, input_: str | None, batch: int, dtype: str, depth: int | None, fmt: str, output: Path | None) -> None:
+def analyze(source: str, params: tuple[str, ...], input_: str | None, batch: int, dtype: str, depth: int | None, fmt: str, output: Path | None) -> None:
     """Per-layer shapes, params, MACs/FLOPs, receptive fields, memory and input constraints.
 
     SOURCE is a spec file, a bundled spec name (archprof zoo), torchvision:NAME, timm:NAME, or
@@ -93,7 +119,7 @@ def analyze(source: str, input_: str | None, batch: int, dtype: str, depth: int 
     from archprof.analysis import analyze as run
     from archprof.report_analysis import render
 
-    result = run(source, input_shape=_shape(input_), batch=batch, dtype=dtype)
+    result = run(_spec_or_source(source, _params(params)), input_shape=_shape(input_), batch=batch, dtype=dtype)
     emit(render(result, fmt, depth), output)
 
 
@@ -141,6 +167,104 @@ def check(source: str) -> None:
     plan = resolve(spec)
     leaves = sum(1 for _ in plan.leaves())
     click.echo(f"{spec.name}: ok ({leaves} layers, input {'x'.join(map(str, plan.input_shape))}, output {'x'.join(map(str, plan.root.out_shape))})")
+
+
+@main.command()
+@click.argument("spec")
+@PARAM
+@click.option("--data", required=True, help="mnist5k, digits, cifar10:PATH or imagefolder:PATH")
+@click.option("--epochs", type=click.IntRange(min=1))
+@click.option("--batch-size", type=click.IntRange(min=1))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True))
+@click.option("--optimizer", type=click.Choice(["sgd", "adamw"]))
+@click.option("--recipe", type=click.Choice(["fast", "paper"]), default="fast", show_default=True,
+              help="paper: the optimizer, schedule and augmentation in the spec's recipe section.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints and curves (default runs/SPEC).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors.")
+@user_errors
+def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recipe: str, device: str, seed: int, out: Path | None, resume: bool) -> None:
+    """Train a spec; one checkpoint per epoch, written atomically, plus the best one.
+
+    Runs under torchrun too: torchrun --nproc-per-node 2 -m archprof train ... (DDP).
+    """
+    import json
+
+    from archprof import load_spec
+    from archprof.train import TrainConfig
+    from archprof.train import train as run
+
+    loaded = load_spec(spec, params=_params(params))
+    config = TrainConfig.from_recipe(loaded.recipe if recipe == "paper" else None, epochs=epochs, batch_size=batch_size,
+                                     lr=lr, optimizer=optimizer, device=device, seed=seed)
+    result = run(loaded, data, config, out or Path("runs") / loaded.name, resume=resume)
+    final = result.final
+    click.echo(json.dumps({"spec": loaded.name, "data": data, "epochs": final.epoch, "val_acc": final.val_acc,
+                           "best_val_acc": result.best.val_acc, "out": str(result.out)}, indent=2))
+
+
+@main.command("eval")
+@click.argument("spec")
+@PARAM
+@click.option("--weights", required=True, type=click.Path(path_type=Path), help="safetensors checkpoint or a weights-only state_dict")
+@click.option("--data", required=True, help="mnist5k, digits, cifar10:PATH or imagefolder:PATH")
+@click.option("--ten-crop", is_flag=True, help="Average ten crops per image (AlexNet paper).")
+@click.option("--tsne", is_flag=True, help="Also plot a t-SNE map of the penultimate features.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the confusion matrix (and t-SNE) PNG.")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@user_errors
+def evaluate(spec: str, params, weights: Path, data: str, ten_crop: bool, tsne: bool, out: Path | None, fmt: str) -> None:
+    """Top-1/top-5, macro precision/recall/F1, per-class table and confusion matrix."""
+    import json
+
+    import pandas as pd
+
+    from archprof import load_spec
+    from archprof.evaluate import evaluate as run
+    from archprof.render import render_frame
+
+    result = run(load_spec(spec, params=_params(params)), weights, data, ten_crop=ten_crop, out=out, tsne=tsne)
+    if fmt == "json":
+        click.echo(json.dumps({**result.summary(), "per_class": result.per_class, "confusion": result.confusion}, indent=2))
+        return
+    summary = pd.DataFrame([{k: (f"{v:.2%}" if isinstance(v, float) else v) for k, v in result.summary().items()}])
+    per_class = pd.DataFrame(result.per_class)
+    for col in ("precision", "recall", "f1"):
+        per_class[col] = per_class[col].map(lambda v: f"{v:.2%}")
+    click.echo(render_frame(summary, fmt, title="evaluation"), nl=False)
+    click.echo(render_frame(per_class, fmt, title="per class", right=("precision", "recall", "f1", "support")), nl=False)
+
+
+@main.command()
+@click.argument("specs", nargs=-1)
+@click.option("--train", "with_training", is_flag=True, help="Also run each spec's short training check on bundled data.")
+@click.option("--no-equivalence", is_flag=True, help="Skip the comparison with reference implementations.")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@user_errors
+def verify(specs: tuple[str, ...], with_training: bool, no_equivalence: bool, fmt: str, output: Path | None) -> None:
+    """Check specs (default: the whole zoo) against their papers; exit 1 on any FAIL."""
+    import json
+
+    import pandas as pd
+
+    from archprof import load_spec, zoo_names
+    from archprof.render import render_frame
+    from archprof.verify import FAIL, verify as run
+
+    rows = []
+    for name in specs or zoo_names():
+        rows += run(load_spec(name), equivalence=not no_equivalence, train=with_training)
+    if fmt == "json":
+        emit(json.dumps([r.as_dict() for r in rows], indent=2) + "\n", output)
+    else:
+        frame = pd.DataFrame([r.as_dict() for r in rows])
+        emit(render_frame(frame, fmt, title="archprof verify"), output)
+    failed = [r for r in rows if r.status == FAIL]
+    if failed:
+        click.echo(f"archprof: {len(failed)} check(s) failed: " + ", ".join(f"{r.spec} {r.check}" for r in failed[:5]), err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # python -m archprof.cli

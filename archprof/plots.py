@@ -54,3 +54,17 @@ def confusion_matrix(matrix, classes: list[str], path: Path, title: str) -> None
         for j in range(len(classes)):
             ax.text(j, i, int(matrix[i, j]), ha="center", va="center", color="white" if matrix[i, j] > top / 2 else "black", fontsize=8)
     save_png(fig, path)
+
+
+def tsne(features, labels, classes: list[str], path: Path, title: str) -> None:
+    """2-D t-SNE map of features (scikit-learn), one colour per class."""
+    from sklearn.manifold import TSNE
+
+    points = TSNE(n_components=2, init="pca", random_state=0, perplexity=min(30, max(5, len(features) // 4))).fit_transform(features)
+    fig, ax = _figure(6, 6)
+    for index, name in enumerate(classes):
+        chosen = labels == index
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=6, label=name)
+    ax.set_title(title), ax.set_xticks([]), ax.set_yticks([])
+    ax.legend(markerscale=3, fontsize=7, loc="best")
+    save_png(fig, path)

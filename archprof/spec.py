@@ -86,11 +86,24 @@ class BlockDef(_Model):
     output: Union[str, list[str], None] = None
 
 
+class Trainability(_Model):
+    """How to check on a CPU in seconds that the spec learns: a smaller setting of the same spec."""
+
+    params: dict[str, Any] = Field({}, description="parameter overrides that shrink the model (widths, depths)")
+    input: list[int] | None = Field(None, description="input size for the check (default: the spec's)")
+    data: Literal["digits", "mnist5k"] = "digits"
+    steps: int = Field(120, gt=0, le=5000)
+    batch_size: int = Field(32, gt=0)
+    lr: float = Field(2e-3, gt=0)
+    bar: float = Field(0.5, gt=0, le=1, description="held-out accuracy the run must reach (chance is 0.1)")
+
+
 class Variant(_Model):
     description: str | None = None
     params: dict[str, Any] = {}
     figures: list[Figure] = []
     reference: Reference | None = None
+    trainability: Trainability | None = None
 
 
 class SpecFile(_Model):
@@ -112,6 +125,7 @@ class SpecFile(_Model):
     figures: list[Figure] = []
     reference: Reference | None = None
     recipe: dict[str, Any] | None = None
+    trainability: Trainability | None = None
 
 
 class Spec(BaseModel):
@@ -133,6 +147,7 @@ class Spec(BaseModel):
     figures: list[Figure] = []
     reference: Reference | None = None
     recipe: dict[str, Any] | None = None
+    trainability: Trainability = Trainability()
     variant: str | None = None
     raw: Any = Field(None, exclude=True, repr=False)  # the family's YAML, for error locations
 
@@ -217,7 +232,7 @@ def _load(source: str | Path, *, variant: str | None = None, _depth: int = 0) ->
         if getattr(spec, field):
             raise SpecError(f"a spec that extends another cannot define '{field}'", locate(raw, (field,)))
     base = _load(parent_path, variant=variant or spec.variant, _depth=_depth + 1)
-    updates = {k: getattr(spec, k) for k in ("title", "description", "paper", "input", "reference", "recipe") if getattr(spec, k) is not None}
+    updates = {k: getattr(spec, k) for k in ("title", "description", "paper", "input", "reference", "recipe", "trainability") if getattr(spec, k) is not None}
     if spec.figures:
         updates["figures"] = spec.figures
     unknown = set(spec.params) - set(base.params)
@@ -264,6 +279,7 @@ def _family_spec(spec: SpecFile, raw: Mapping, path: Path, variant: str | None) 
         figures=chosen.figures or spec.figures,
         reference=chosen.reference or spec.reference,
         recipe=spec.recipe,
+        trainability=chosen.trainability or spec.trainability or Trainability(),
         variant=variant,
         raw=raw,
     )

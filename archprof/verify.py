@@ -1,0 +1,103 @@
+"""``archprof verify``: every spec checked against the figures from its paper.
+
+One row per spec and check: parameters and MACs against the published figures (units stated),
+the equivalence proof against the reference implementation (which is what lets the published
+ImageNet accuracy of that implementation's weights stand for the spec), and, on request, a short
+training run on bundled data whose held-out accuracy must reach the spec's declared bar.
+Accuracy figures that nothing here can measure are listed as INFO with their source.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from archprof.spec import Figure, Spec
+
+PASS, FAIL, INFO = "PASS", "FAIL", "INFO"
+
+
+@dataclass(frozen=True)
+class Check:
+    spec: str
+    check: str
+    status: str
+    ours: str
+    paper: str
+    tolerance: str
+    source: str
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "%":
+        return f"{value:g}%"
+    return f"{value:,.4g} {unit}"
+
+
+def _tol_text(f: Figure) -> str:
+    if isinstance(f.tol, str):
+        return f"±{f.tol}"
+    if f.tol == 0:
+        return "exact"
+    return f"±{f.tol:g} pt" if f.unit == "%" else f"±{_fmt(f.tol, f.unit)}"
+
+
+def figure_checks(spec: Spec, measured: dict[str, float]) -> list[Check]:
+    """Params and MACs figures against measured values; other figures as INFO rows."""
+    rows = []
+    for f in spec.figures:
+        label = {"params": "params", "macs": "MACs (multiply-accumulates)"}.get(f.metric, f.metric)
+        if f.metric in measured and f.check:
+            ours = measured[f.metric] / (1 if f.unit == "count" else {"K": 1e3, "M": 1e6, "G": 1e9}.get(f.unit, 1))
+            ok = abs(measured[f.metric] - f.scaled()) <= f.tolerance() + 1e-9
+            rows.append(Check(spec.name, label, PASS if ok else FAIL, _fmt(ours, f.unit), _fmt(f.value, f.unit), _tol_text(f), f.source, f.note or ""))
+        else:
+            why = f.note or ("another version of the architecture" if not f.check else "published figure; not measured here")
+            rows.append(Check(spec.name, label, INFO, "", _fmt(f.value, f.unit), _tol_text(f), f.source,
+                              "; ".join(p for p in (why, f.dataset or "") if p)))
+    return rows
+
+
+def equivalence_check(spec: Spec, tol: float = 1e-4) -> Check:
+    from archprof.equivalence import check
+
+    result = check(spec)
+    ok = result.passed(tol)
+    return Check(spec.name, "equivalence", PASS if ok else FAIL,
+                 f"max abs Δlogit / logit scale = {result.relative_diff:.1e}, params {result.params:,}",
+                 f"{result.reference} params {result.reference_params:,}", f"≤ {tol:g}",
+                 "random weights of the reference loaded into the spec", "same logits ⇒ the reference's published accuracy applies")
+
+
+def verify(spec: Spec, *, equivalence: bool = True, train: bool = False) -> list[Check]:
+    from archprof.analysis import analyze
+
+    a = analyze(spec)
+    rows = figure_checks(spec, {"params": a.totals["params"], "macs": a.totals["macs"]})
+    if a.uncounted_ops:
+        rows.append(Check(spec.name, "uncounted ops", FAIL, ", ".join(a.uncounted_ops), "none", "", "analyser"))
+    if equivalence and spec.reference is not None:
+        proof = equivalence_check(spec)
+        rows.append(proof)
+        if proof.status == PASS:  # the reference's published accuracy is the spec's accuracy
+            library = spec.reference.library
+            rows = [replace(r, note=f"applies: equivalence to {library}:{spec.reference.model} passed")
+                    if r.status == INFO and r.check in ("top1", "top5") and r.source.startswith(library) else r for r in rows]
+    if train:
+        rows.append(training_check(spec))
+    return rows
+
+
+def training_check(spec: Spec) -> Check:
+    from archprof.trainability import run
+
+    result = run(spec)
+    ok = result.passed
+    return Check(spec.name, f"training ({result.data})", PASS if ok else FAIL,
+                 f"held-out acc {result.accuracy:.1%}, loss {result.first_loss:.2f}→{result.last_loss:.2f}",
+                 f"≥ {result.bar:.0%}", "", f"{result.steps} steps, {result.seconds:.0f} s", result.setting)
