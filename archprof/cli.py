@@ -178,7 +178,8 @@ def check(source: str) -> None:
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True))
 @click.option("--optimizer", type=click.Choice(["sgd", "adamw"]))
 @click.option("--recipe", type=click.Choice(["fast", "paper"]), default="fast", show_default=True,
-              help="paper: the optimizer, schedule and augmentation in the spec's recipe section.")
+              help="Settings from the spec's recipe section: 'paper' (the paper's optimizer, schedule and "
+                   "augmentation) or 'fast' (a short CPU-friendly run). Options given here override them.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints and curves (default runs/SPEC).")
@@ -196,7 +197,7 @@ def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recip
     from archprof.train import train as run
 
     loaded = load_spec(spec, params=_params(params))
-    config = TrainConfig.from_recipe(loaded.recipe if recipe == "paper" else None, epochs=epochs, batch_size=batch_size,
+    config = TrainConfig.from_recipe((loaded.recipe or {}).get(recipe), epochs=epochs, batch_size=batch_size,
                                      lr=lr, optimizer=optimizer, device=device, seed=seed)
     result = run(loaded, data, config, out or Path("runs") / loaded.name, resume=resume)
     final = result.final
@@ -265,6 +266,17 @@ def verify(specs: tuple[str, ...], with_training: bool, no_equivalence: bool, fm
     if failed:
         click.echo(f"archprof: {len(failed)} check(s) failed: " + ", ".join(f"{r.spec} {r.check}" for r in failed[:5]), err=True)
         sys.exit(1)
+
+
+def _register(module_name: str) -> None:
+    import importlib
+
+    for command in importlib.import_module(module_name).COMMANDS:
+        main.add_command(command)
+
+
+for _module in ("archprof.cli_bench", "archprof.cli_report"):
+    _register(_module)
 
 
 if __name__ == "__main__":  # python -m archprof.cli

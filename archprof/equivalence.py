@@ -61,6 +61,8 @@ def _perturb(model: nn.Module, generator: torch.Generator) -> None:
     for name, t in list(model.named_parameters()) + list(model.named_buffers()):
         if t.is_floating_point() and t.dim() <= 1:
             t.copy_(torch.rand(t.shape, generator=generator) + 0.5)
+        elif t.is_floating_point() and not t.any():  # zero-initialised (torchvision ViT's head): logits would not see the input
+            t.copy_(torch.randn(t.shape, generator=generator) * 0.02)
 
 
 def load_reference_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> None:

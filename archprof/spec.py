@@ -124,8 +124,18 @@ class SpecFile(_Model):
     variants: dict[str, Variant] = {}
     figures: list[Figure] = []
     reference: Reference | None = None
-    recipe: dict[str, Any] | None = None
+    recipe: dict[Literal["paper", "fast"], dict[str, Any]] | None = Field(
+        None, description="training settings: 'paper' (as published) and 'fast' (a short CPU run); keys as TrainConfig")
     trainability: Trainability | None = None
+
+    @field_validator("recipe")
+    @classmethod
+    def _recipe(cls, recipes):
+        from archprof.recipe import TrainConfig
+
+        for name, settings in (recipes or {}).items():
+            TrainConfig.from_recipe(settings)  # raises with the offending setting
+        return recipes
 
 
 class Spec(BaseModel):

@@ -20,7 +20,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
@@ -32,42 +31,8 @@ from archprof import checkpoint
 from archprof.data import Data, open_data
 from archprof.errors import ArchprofError
 from archprof.files import write_text_atomic
+from archprof.recipe import TrainConfig
 from archprof.spec import Spec
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 0.05
-    optimizer: Literal["sgd", "adamw"] = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: Literal["cosine", "constant"] = "cosine"
-    warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0
-    mixup: float = 0.0
-    cutmix: float = 0.0
-    randaugment: bool = False
-    random_erasing: float = 0.0
-    crop_flip: bool = False
-    pca_lighting: float = 0.0
-    ema: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    steps_per_epoch: int | None = None  # cap (trainability checks, tests)
-    workers: int = 0
-
-    @classmethod
-    def from_recipe(cls, recipe: dict[str, Any] | None, **overrides: Any) -> "TrainConfig":
-        """The spec's ``recipe`` section (paper settings), then explicit overrides."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in (recipe or {}).items() if k in known}
-        unknown = sorted(set(recipe or {}) - known - {"source", "note", "drop_path"})
-        if unknown:
-            raise ArchprofError(f"recipe: unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 @dataclass
@@ -278,7 +243,7 @@ def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bo
     torch.manual_seed(config.seed)
     plan = archprof.resolve(spec)
     data = open_data(data_name, plan.input_shape)
-    spec, model = model_for(spec, data, (spec.recipe or {}).get("drop_path"))
+    spec, model = model_for(spec, data, config.drop_path)
     model.to(device)
     cuda = device.type == "cuda"
     if cuda:
