@@ -46,8 +46,12 @@ def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
                 return {k: f.get_tensor(k) for k in f.keys()}, meta
         except Exception as exc:  # noqa: BLE001 - a corrupt file is a user error
             raise ArchprofError(f"{path}: not a readable safetensors file ({exc})") from None
+    import warnings
+
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; we say it in one line
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0]
         raise ArchprofError(f"{path}: refused: this pickle would run code or holds objects other than tensors ({first})") from None

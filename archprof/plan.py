@@ -278,7 +278,10 @@ class _Resolver:
             self.fill(node, item["seq"], scope, f"{loc.path}.seq", output=None)
             return node
         where = loc.child("op", line_of(item, "op"))
-        kind = self.value(item["op"], scope, where)
+        raw_kind = item["op"]
+        # a registered op or block name is itself; any other word may be a parameter naming one (op: act)
+        known = isinstance(raw_kind, str) and (raw_kind in self.ops or raw_kind in self.spec.blocks)
+        kind = raw_kind if known else self.value(raw_kind, scope, where)
         args = {k: self.value(v, scope, loc.child(k, line_of(item, k))) for k, v in item.items() if k not in RESERVED}
         if isinstance(kind, str) and kind in self.spec.blocks:
             return self.block(kind, args, item, in_shapes, loc, name)

@@ -81,8 +81,9 @@ def model_for(spec: Spec, data: Data, drop_path: float | None = None) -> tuple[S
     updates = {}
     if "num_classes" in spec.params:
         updates["num_classes"] = data.num_classes
-    if drop_path is not None and "drop_path_rate" in spec.params:
-        updates["drop_path_rate"] = drop_path
+    for name in ("drop_path_rate", "stochastic_depth_prob"):
+        if drop_path is not None and name in spec.params:
+            updates[name] = drop_path
     spec = spec.model_copy(update={"params": {**spec.params, **updates}}) if updates else spec
     model = archprof.build(spec)
     out = archprof.resolve(spec).root.out_shape
