@@ -95,7 +95,7 @@ def layer_profile(macs: Sequence[int], activations: Sequence[int], path: Path, t
 
 
 def rf_growth(sizes: Sequence[float | None], jumps: Sequence[float | None], input_side: int, path: Path, title: str,
-              global_at: int | None = None, boundaries: Sequence[int] = ()) -> None:
+              global_at: int | None = None, unknown_at: int | None = None, boundaries: Sequence[int] = ()) -> None:
     """Receptive-field size and jump (first image axis) through the layers, log scale."""
     import matplotlib.pyplot as plt
 
@@ -110,6 +110,8 @@ def rf_growth(sizes: Sequence[float | None], jumps: Sequence[float | None], inpu
         ax.axhline(input_side, color="tab:red", linestyle="--", linewidth=1, label=f"input side ({input_side} px)")
         if global_at is not None:
             ax.axvline(global_at, color="tab:purple", linestyle=":", linewidth=1.2, label="global from here")
+        if unknown_at is not None:
+            ax.axvline(unknown_at, color="tab:gray", linestyle="-.", linewidth=1.2, label="not tracked from here (e.g. windowed attention)")
         for b in boundaries:
             ax.axvline(b - 0.5, color="0.85", linewidth=0.6, zorder=0)
         if not known:
@@ -144,6 +146,14 @@ def _scatter(ax, points: Sequence[Point], x, y) -> None:
         ax.annotate(p.name, (x(p), y(p)), xytext=(4, 2), textcoords="offset points", fontsize=6)
 
 
+def _log_labels(axis) -> None:
+    """Plain numbers (0.1, 1, 10) on a log axis, no minor labels."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def accuracy_vs_macs(points: Sequence[Point], path: Path) -> None:
     """Paper top-1 against MACs (log x), one marker per family, every point labelled."""
     import matplotlib.pyplot as plt
@@ -152,6 +162,7 @@ def accuracy_vs_macs(points: Sequence[Point], path: Path) -> None:
         fig, ax = plt.subplots(figsize=(10, 6.5), dpi=100)
         _scatter(ax, points, lambda p: p.macs / 1e9, lambda p: p.top1)
         ax.set_xscale("log")
+        _log_labels(ax.xaxis)
         ax.set_xlabel("GMACs (multiply-accumulates, measured by archprof; log scale)")
         ax.set_ylabel("ImageNet top-1 accuracy (%), as published")
         ax.grid(True, which="both", color="0.92", zorder=0)
@@ -169,6 +180,8 @@ def params_vs_macs(points: Sequence[Point], path: Path) -> None:
         _scatter(ax, [Point(p.name, p.family, p.macs, p.params) for p in points], lambda p: p.macs / 1e9, lambda p: p.params / 1e6)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _log_labels(ax.xaxis)
+        _log_labels(ax.yaxis)
         ax.set_xlabel("GMACs (log scale)")
         ax.set_ylabel("parameters, millions (log scale)")
         ax.grid(True, which="both", color="0.92", zorder=0)

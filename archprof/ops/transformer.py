@@ -18,8 +18,9 @@ from typing import Literal
 from archprof.registry import NonNegInt, Op, PositiveInt, Shape, ShapeError, register
 
 
-def _tokens(x: Shape, kind: str) -> Shape:
-    if len(x) < 2:
+def _tokens(x: Shape, kind: str, exact: bool = False) -> Shape:
+    """``x`` as tokens (..., N, D); ``exact``: one sequence (N, D) with no extra leading dims."""
+    if len(x) < 2 or (exact and len(x) != 2):
         got = "x".join(map(str, x)) if x else "scalar"
         raise ShapeError(f"{kind} needs tokens (N, D), got {got}")
     return x
@@ -33,8 +34,7 @@ class ClassTokenOp(Op):
         return (len(x), x[-1])  # any token count: the token is one row of width D
 
     def shape(self, x: Shape) -> Shape:
-        if len(_tokens(x, self.kind)) != 2:
-            raise ShapeError(f"class_token needs (N, D) tokens, got {'x'.join(map(str, x))}")
+        _tokens(x, self.kind, exact=True)
         return (x[0] + 1, x[1])
 
     def build(self, x: Shape):
@@ -46,15 +46,15 @@ class PositionEmbeddingOp(Op):
     """Adds a learned position embedding (parameter ``pos``, shape (1, N, D)) to (N, D) tokens.
 
     The embedding has one row per token, so it fixes the token count and hence the input size
-    (ViT/DeiT/TNT at 224 take only 224; other sizes need a resampled embedding, i.e. a new spec).
+    (up to the patch conv's rounding down: a ViT built at 224 takes 224 to 239); another size
+    needs a model built for it, e.g. ``image_size: 384``.
     """
 
     def bound(self, x: Shape) -> tuple:
         return (x[-2], x[-1]) if len(x) >= 2 else x
 
     def shape(self, x: Shape) -> Shape:
-        if len(_tokens(x, self.kind)) != 2:
-            raise ShapeError(f"pos_embed needs (N, D) tokens, got {'x'.join(map(str, x))}")
+        _tokens(x, self.kind, exact=True)
         return x
 
     def build(self, x: Shape):
@@ -100,8 +100,7 @@ class TokenSelectOp(Op):
         return (len(x),)
 
     def shape(self, x: Shape) -> Shape:
-        if len(_tokens(x, self.kind)) != 2:
-            raise ShapeError(f"token_select needs (N, D) tokens, got {'x'.join(map(str, x))}")
+        _tokens(x, self.kind, exact=True)
         if self.index >= x[0]:
             raise ShapeError(f"token {self.index} does not exist in {x[0]} tokens")
         return (x[1],)
