@@ -142,7 +142,7 @@ class Schedule:
 
 
 GPU_SCHEDULE = Schedule(warmup_steps=10, warmup_s=1.0, min_steps=30, min_s=2.0, max_steps=2000)
-CPU_SCHEDULE = Schedule(warmup_steps=1, warmup_s=0.5, min_steps=5, min_s=1.5, max_steps=200)
+CPU_SCHEDULE = Schedule(warmup_steps=2, warmup_s=1.0, min_steps=5, min_s=2.0, max_steps=200)
 TIMM_SCHEDULE = Schedule(warmup_steps=10, warmup_s=0.0, min_steps=40, min_s=0.0, max_steps=40)
 
 

@@ -52,8 +52,8 @@ class Constraints:
 
 
 def derive(probe: Probe, declared: int, limit: int | None = None) -> Constraints:
-    """Probe square sizes 1..limit (default: twice the declared size) and summarise."""
-    limit = limit or max(2 * declared, 64)
+    """Probe square sizes 1..limit (default: twice the declared size, at most 1024) and summarise."""
+    limit = limit or min(max(2 * declared, 64), 1024)
     valid = [s for s in range(1, limit + 1) if probe(s) is None]
     if not valid:
         return Constraints(declared, None, None, False, 1, 0, limit)

@@ -30,7 +30,7 @@ RESERVED = {"op", "seq", "inline", "name", "from", "outputs", "for", "repeat", "
 INLINE_KEYS = {"inline", "for", "repeat", "when", "doc"}
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODULE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-MAX_NODES = 100_000
+MAX_NODES = 20_000  # ten times the deepest zoo model; keeps any spec's analysis to seconds
 MAX_BLOCK_DEPTH = 32
 
 
@@ -82,7 +82,10 @@ class Plan:
 
 def resolve(spec: Spec, input_shape: Shape | None = None) -> Plan:
     """Unroll and check ``spec`` at ``input_shape`` (default: the spec's own input)."""
-    return _Resolver(spec).plan(input_shape)
+    try:
+        return _Resolver(spec).plan(input_shape)
+    except RecursionError:
+        raise SpecError("the spec nests too deeply", Location(spec.file)) from None
 
 
 class _Resolver:
@@ -261,6 +264,16 @@ class _Resolver:
         return node.outputs
 
     def node(self, item: dict, scope: dict, in_shapes: tuple, loc: Location, name: str) -> Node:
+        try:
+            return self._node(item, scope, in_shapes, loc, name)
+        except (SpecError, RecursionError):
+            raise
+        except (TypeError, ValueError, IndexError, KeyError, ArithmeticError, AttributeError) as exc:
+            # values of the wrong kind that slipped past the field checks (a string where a list of
+            # numbers was expected, say) end here as one error at this layer, never a traceback
+            raise SpecError(f"invalid value ({type(exc).__name__}: {exc})", loc) from None
+
+    def _node(self, item: dict, scope: dict, in_shapes: tuple, loc: Location, name: str) -> Node:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise SpecError(f"the model has more than {MAX_NODES} layers", loc)

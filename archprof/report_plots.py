@@ -81,8 +81,9 @@ def layer_profile(macs: Sequence[int], activations: Sequence[int], path: Path, t
         xs = list(range(len(macs)))
         mf, mu = _scale(macs, COUNT_UNITS)
         af, au = _scale(activations, BYTE_UNITS)
-        top.bar(xs, [m / mf for m in macs], width=1.0, color="tab:blue")
-        bottom.bar(xs, [a / af for a in activations], width=1.0, color="tab:orange")
+        edges = [x - 0.5 for x in xs] + [len(xs) - 0.5]  # one artist per axis: fast for ~1000 layers
+        top.stairs([m / mf for m in macs], edges, fill=True, color="tab:blue")
+        bottom.stairs([a / af for a in activations], edges, fill=True, color="tab:orange")
         for ax in (top, bottom):
             for b in boundaries:
                 ax.axvline(b - 0.5, color="0.8", linewidth=0.6, zorder=0)
