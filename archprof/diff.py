@@ -190,7 +190,7 @@ RIGHT = ("A layers", "B layers", "A params", "B params", "params B/A", "A MACs",
 
 
 def render(d: Diff, fmt: str) -> str:
-    from archprof.render import render_frame, rich_table
+    from archprof.render import rich_table
 
     totals, stages = frames(d)
     la, lb = d.labels

@@ -542,7 +542,7 @@ def index_plots(entries: list[Entry], out: Path) -> None:
 # ----------------------------------------------------------------------------- verify.md / verify.json
 
 
-def verify_markdown(verify: dict, vers: str, zoo: set[str]) -> str:
+def verify_markdown(verify: dict, zoo: set[str]) -> str:
     checks = sorted(verify["checks"], key=lambda r: r["spec"])  # stable: each spec keeps its row order
     counts = {s: sum(1 for r in checks if r["status"] == s) for s in ("PASS", "FAIL", "INFO")}
     made = verify.get("generated_with")
@@ -634,7 +634,7 @@ def generate(specs: list[Spec], out: Path, *, inputs: Path | None = None, index:
         write_text_atomic(out / "README.md", index_markdown(entries, vers, verify))
         written += [out / "README.md", out / "img" / "zoo-accuracy-vs-macs.png", out / "img" / "zoo-params-vs-macs.png"]
         if verify is not None:
-            write_text_atomic(out / "verify.md", verify_markdown(verify, vers, set(zoo_names())))
+            write_text_atomic(out / "verify.md", verify_markdown(verify, set(zoo_names())))
             written.append(out / "verify.md")
     if prune:
         for stale in sorted(set(generated_files(out)) - {p.resolve() for p in written}):

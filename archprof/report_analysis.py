@@ -1,29 +1,24 @@
-"""Display of an :class:`archprof.analysis.Analysis`: terminal table, markdown, CSV or JSON."""
+"""Display of an :class:`archprof.analysis.Analysis`: terminal table, markdown, CSV or JSON.
+
+Works on the analysis records directly, so the command line never needs to import pandas.
+"""
 from __future__ import annotations
 
+import csv
+import io
 import json
 
-import pandas as pd
-
-from archprof.analysis import Analysis
-from archprof.render import human, render_frame, rich_table, shape_text
+from archprof.analysis import COLUMNS, Analysis
+from archprof.render import human, markdown_table, rich_rows, shape_text
 
 NUMERIC = ("params", "MACs", "FLOPs", "activations")
+HEADERS = ["layer", "type", "output", "params", "MACs", "FLOPs", "activations", "receptive field", "notes"]
 
 
-def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Human-readable columns for the terminal and markdown."""
-    return pd.DataFrame({
-        "layer": frame["name"],
-        "type": frame["type"],
-        "output": frame["output_shape"].map(shape_text),
-        "params": frame["params"].map(human),
-        "MACs": frame["macs"].map(human),
-        "FLOPs": frame["flops"].map(human),
-        "activations": frame["activation_bytes"].map(lambda b: human(b, "B")),
-        "receptive field": frame["receptive_field"],
-        "notes": frame["notes"],
-    })
+def display_rows(records: list[dict]) -> list[list[str]]:
+    """Human-readable cells for the terminal and markdown."""
+    return [[r["name"], r["type"], shape_text(r["output_shape"]), human(r["params"]), human(r["macs"]), human(r["flops"]),
+             human(r["activation_bytes"], "B"), r["receptive_field"], r["notes"]] for r in records]
 
 
 def totals_lines(a: Analysis) -> list[str]:
@@ -45,16 +40,19 @@ def totals_lines(a: Analysis) -> list[str]:
 
 
 def render(a: Analysis, fmt: str, depth: int | None = None) -> str:
-    frame = a.layers if depth is None else a.rollup(depth)
+    records = a.rows(depth)
     if fmt == "json":
         return json.dumps(a.to_dict(depth), indent=2) + "\n"
     if fmt == "csv":
-        out = frame.drop(columns=["spatial"]).copy()
-        for col in ("input_shape", "output_shape", "rf_size", "rf_jump"):
-            out[col] = out[col].map(shape_text)
-        return out.to_csv(index=False)
-    shown = display_frame(frame)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        columns = [c for c in COLUMNS if c != "spatial"]
+        writer.writerow(columns)
+        for r in records:
+            writer.writerow([shape_text(r[c]) if c in ("input_shape", "output_shape", "rf_size", "rf_jump") else r[c] for c in columns])
+        return buffer.getvalue()
+    cells = display_rows(records)
     if fmt == "md":
         lines = "\n".join(f"- {line}" for line in totals_lines(a))
-        return f"## {a.source}\n\n{lines}\n\n" + render_frame(shown, "md", right=NUMERIC)
-    return rich_table(shown, f"archprof analyze {a.source}", NUMERIC, footer=totals_lines(a))
+        return f"## {a.source}\n\n{lines}\n\n" + markdown_table(HEADERS, cells, right=NUMERIC)
+    return rich_rows(HEADERS, cells, f"archprof analyze {a.source}", NUMERIC, footer=totals_lines(a))
