@@ -707,6 +707,9 @@ def measure(work: Workload, mode: str, batch: int, schedule: Schedule, *, per_st
         timing.compile_s = compile_s
         memory = mem.result()
     del step
+    if mode == "train":   # gradients would otherwise stay allocated into the next measurement
+        for p in work.model.parameters():
+            p.grad = None
     return {"mode": mode, "batch": batch, **timing.summary(batch), **memory}
 
 
@@ -888,7 +891,7 @@ def _rows(result: BenchResult) -> list[dict[str, Any]]:
             "images/s": f"{run['images_per_s']:.1f}",
             "p10-p90": f"{run['images_per_s_p10']:.1f}-{run['images_per_s_p90']:.1f}",
             "step ms": f"{run['step_ms']:.2f}",
-            "TFLOP/s": _tflops(run["achieved_flops"]),
+            "FLOP/s": human(run["achieved_flops"], "FLOP/s"),
             "MFU": _pct(run["mfu"]),
             "peak memory": human(run["peak_memory_bytes"], "B") if run["peak_memory_bytes"] is not None else "n/a",
             "compile s": "" if run["compile_s"] is None else f"{run['compile_s']:.1f}",
@@ -897,9 +900,11 @@ def _rows(result: BenchResult) -> list[dict[str, Any]]:
 
 
 def footer(result: BenchResult) -> list[str]:
+    from archprof.render import human
+
     fp, peak = result.fingerprint, result.peak
     lines = [f"source {result.source} · input {'x'.join(map(str, result.input_shape))} · "
-             f"{result.macs_per_image / 1e9:.3f} GMACs/image · {fp['precision']} ({fp['numerics']}) · "
+             f"{human(result.macs_per_image)} MACs/image · {fp['precision']} ({fp['numerics']}) · "
              f"{fp['memory_format']} · compile {fp['compile'] or 'off'} · protocol {fp['protocol']}"]
     if fp["device_type"] == "cuda":
         lines.append(f"device {fp['device']} (sm {fp['compute_capability']}) · driver {fp['driver']} · CUDA {fp['cuda']} · "
@@ -909,7 +914,7 @@ def footer(result: BenchResult) -> list[str]:
                      f" · MFU basis: {peak['flops_basis']}")
     else:
         lines.append(f"device {fp['device']} · {fp['threads']} threads · torch {fp['torch']}")
-        lines.append(f"peak: measured fp32 matmul {_tflops(peak['measured_flops'])} TFLOP/s (MFU basis)")
+        lines.append(f"peak: measured fp32 matmul {human(peak['measured_flops'], 'FLOP/s')} (MFU basis)")
     if result.latency:
         lat = result.latency
         lines.append(f"latency at batch 1: p50 {lat['p50_ms']:.2f} ms · p90 {lat['p90_ms']:.2f} ms")
@@ -950,8 +955,73 @@ def render(result: BenchResult, fmt: str) -> str:
                             "step_ms_p90": result.latency["p90_ms"]})
         return pd.DataFrame.from_records(records).to_csv(index=False)
     frame = pd.DataFrame.from_records(_rows(result))
-    right = ("batch", "images/s", "p10-p90", "step ms", "TFLOP/s", "MFU", "peak memory", "compile s")
+    right = ("batch", "images/s", "p10-p90", "step ms", "FLOP/s", "MFU", "peak memory", "compile s")
     if fmt == "md":
         lines = "\n".join(f"- {line}" for line in footer(result))
         return f"## archprof bench {result.source}\n\n{lines}\n\n" + render_frame(frame, "md", right=right)
     return rich_table(frame, f"archprof bench {result.source}", right, footer=footer(result))
+
+
+# --------------------------------------------------------------------------------------------
+# Report files: reports/bench/<spec>.json (the contract of archprof.report.load_result)
+# --------------------------------------------------------------------------------------------
+def _flat(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if v is None or isinstance(v, (str, int, float, bool))}
+
+
+def report_record(result: BenchResult, spec_name: str, spec_hash: str | None, command: str,
+                  previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The benchmark file that ``archprof report`` shows: flat device fingerprint, one flat
+    record per mode. Records of a previous file with the same device fingerprint are kept unless
+    this run measured the same mode, batch, precision, layout and compile mode."""
+    fp = result.fingerprint
+    device = _flat({"name": fp["device"], "type": fp["device_type"], **{k: v for k, v in fp.items()
+                    if k not in ("device", "device_type", "precision", "batch", "memory_format", "compile")}})
+    results = []
+    for run in result.runs:
+        record = {
+            "mode": "inference" if run["mode"] == "infer" else "training",
+            "batch": run["batch"], "dtype": fp["precision"], "memory_format": fp["memory_format"], "compile": fp["compile"],
+            "throughput": round(run["images_per_s"], 2), "throughput_p10": round(run["images_per_s_p10"], 2),
+            "throughput_p90": round(run["images_per_s_p90"], 2), "step_ms": round(run["step_ms"], 3),
+            "mfu": None if run["mfu"] is None else round(run["mfu"], 4),
+            "peak_memory_bytes": run["peak_memory_bytes"], "compile_s": run["compile_s"], "steps": run["steps"],
+        }
+        if run["mode"] == "infer" and result.latency:
+            record["latency_ms"] = round(result.latency["p50_ms"], 3)
+            record["latency_p90_ms"] = round(result.latency["p90_ms"], 3)
+        results.append(record)
+
+    def key(r: dict[str, Any]) -> tuple:
+        return tuple(r.get(k) for k in ("mode", "batch", "dtype", "memory_format", "compile"))
+
+    if previous and previous.get("device") == device:
+        ours = {key(r) for r in results}
+        results = [r for r in previous.get("results", []) if key(r) not in ours] + results
+    out = {"spec": spec_name, "device": device, "results": results, "command": command,
+           "notes": "; ".join(result.notes) or None}
+    if spec_hash:
+        out["spec_hash"] = spec_hash
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def write_report_record(folder: Path, result: BenchResult, spec, command: str) -> Path:
+    import json
+
+    from archprof.files import write_text_atomic
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchprofError(f"--report-dir {folder}: cannot create the folder ({exc.strerror})") from None
+    path = folder / f"{spec.name}.json"
+    previous = None
+    if path.is_file():
+        try:
+            previous = json.loads(path.read_text())
+        except (ValueError, OSError):
+            previous = None
+    record = report_record(result, spec.name, spec.digest(), command, previous if isinstance(previous, dict) else None)
+    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
+    return path

@@ -181,11 +181,12 @@ def check(source: str) -> None:
               help="Settings from the spec's recipe section: 'paper' (the paper's optimizer, schedule and "
                    "augmentation) or 'fast' (a short CPU-friendly run). Options given here override them.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--input", "input_", metavar="CxHxW", help="Train at this input size (images are resized to it).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints and curves (default runs/SPEC).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors.")
 @user_errors
-def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recipe: str, device: str, seed: int, out: Path | None, resume: bool) -> None:
+def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recipe: str, device: str, input_, seed: int, out: Path | None, resume: bool) -> None:
     """Train a spec; one checkpoint per epoch, written atomically, plus the best one.
 
     Runs under torchrun too: torchrun --nproc-per-node 2 -m archprof train ... (DDP).
@@ -199,7 +200,7 @@ def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recip
     loaded = load_spec(spec, params=_params(params))
     config = TrainConfig.from_recipe((loaded.recipe or {}).get(recipe), epochs=epochs, batch_size=batch_size,
                                      lr=lr, optimizer=optimizer, device=device, seed=seed)
-    result = run(loaded, data, config, out or Path("runs") / loaded.name, resume=resume)
+    result = run(loaded, data, config, out or Path("runs") / loaded.name, resume=resume, input_shape=_shape(input_))
     final = result.final
     click.echo(json.dumps({"spec": loaded.name, "data": data, "epochs": final.epoch, "val_acc": final.val_acc,
                            "best_val_acc": result.best.val_acc, "out": str(result.out)}, indent=2))

@@ -67,11 +67,13 @@ class BatchSize(click.ParamType):
 @click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also record a short torch.profiler trace into DIR, with a per-operator summary (markdown).")
 @click.option("--no-latency", is_flag=True, help="Skip the batch-1 latency measurement.")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also record the results as DIR/SPEC.json for `archprof report` (e.g. reports/bench); specs only.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @_user_errors
 def bench(source: str, params: tuple[str, ...], input_: str | None, device: str, batch_size, precision: str, channels_last: bool,
           compile_mode: str | None, mode: str, fmt: str, timm_compat: bool, profile_dir: Path | None, no_latency: bool,
-          output: Path | None) -> None:
+          report_dir: Path | None, output: Path | None) -> None:
     """Throughput (images/s, median and p10-p90), batch-1 latency, peak memory and MFU.
 
     SOURCE is anything `archprof analyze` takes. Warm-up runs for every batch size, compile time
@@ -80,18 +82,44 @@ def bench(source: str, params: tuple[str, ...], input_: str | None, device: str,
     from the analyser (x3 for training) against the device's datasheet peak; a matmul probe
     measured in the same run is reported beside it (and is the peak on the CPU).
     """
-    from archprof.bench import BenchOptions, render, run_bench
+    from archprof.bench import BenchOptions, render, run_bench, write_report_record
     from archprof.cli import _params, _shape, _spec_or_source, emit
+    from archprof.errors import ArchprofError
 
     opts = BenchOptions(device=device, batch_size=batch_size, precision=precision, channels_last=channels_last,
                         compile=compile_mode, mode=mode, timm_compat=timm_compat, input_shape=_shape(input_),
                         profile_dir=profile_dir, latency=not no_latency)
-    result = run_bench(_spec_or_source(source, _params(params)), opts)
+    target = _spec_or_source(source, _params(params))
+    spec = None
+    if report_dir is not None:
+        from archprof.sources import open_source
+
+        spec = open_source(target).spec
+        if spec is None:
+            raise ArchprofError(f"--report-dir records specs only; '{source}' is not a spec")
+    result = run_bench(target, opts)
     emit(render(result, fmt), output)
+    if spec is not None:
+        command = _command(source, params, input_, device, batch_size, precision, channels_last, compile_mode, mode, timm_compat)
+        click.echo(f"wrote {write_report_record(report_dir, result, spec, command)}", err=True)
     if result.profile:
         text = result.profile["markdown"]
         click.echo(text, err=fmt in ("csv", "json") or output is not None)
         click.echo(f"wrote {result.profile['trace']} and {result.profile['summary']}", err=True)
+
+
+def _command(source, params, input_, device, batch_size, precision, channels_last, compile_mode, mode, timm_compat) -> str:
+    """The measuring part of the command line, for the record."""
+    import shlex
+
+    parts = ["archprof", "bench", source, *[f"--param={p}" for p in params]]
+    parts += [f"--input={input_}"] if input_ else []
+    parts += [f"--device={device}", f"--precision={precision}", f"--mode={mode}"]
+    parts += [f"--batch-size={batch_size}"] if batch_size is not None else []
+    parts += ["--channels-last"] if channels_last else []
+    parts += [f"--compile={compile_mode}"] if compile_mode else []
+    parts += ["--timm-compat"] if timm_compat else []
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 COMMANDS.append(bench)

@@ -42,11 +42,14 @@ def _progress(message: str) -> None:
               help="Folder for the reports; also where verify.json, bench/ and train/ are read from.")
 @click.option("--verify", "run_verify", is_flag=True,
               help="First run `archprof verify` with the equivalence proof (slow: minutes) and rewrite OUT/verify.json.")
+@click.option("--verify-stale", is_flag=True,
+              help="Like --verify, but only for specs missing from verify.json or changed since (spec hash).")
 @click.option("--index", is_flag=True, help="Also write the index (README.md) and verify.md for just these SOURCEs.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing: regenerate in a temporary folder and compare with OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 @user_errors
-def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, index: bool, check_only: bool, quiet: bool) -> None:
+def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, verify_stale: bool, index: bool, check_only: bool,
+           quiet: bool) -> None:
     """Markdown reports with plots: OUT/SPEC.md per spec, the zoo index OUT/README.md and OUT/verify.md.
 
     SOURCE is a bundled spec name or a spec file; no SOURCE (or --all) means the whole zoo, which
@@ -59,7 +62,7 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, in
     if all_ and sources:
         fail("give SOURCEs or --all, not both")
     whole_zoo = not sources
-    if check_only and (run_verify or index):
+    if check_only and (run_verify or verify_stale or index):
         fail("--check compares only; it cannot be combined with --verify or --index")
     say = (lambda m: None) if quiet else _progress
     specs = rep.select(sources)
@@ -78,10 +81,13 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, in
         fail(f"{out}: not a folder")
     out.mkdir(parents=True, exist_ok=True)
     failed = []
-    if run_verify:
+    if run_verify or verify_stale:
         import json
 
-        verify = rep.run_verify(specs, rep.load_verify(out / "verify.json"), say)
+        previous = rep.load_verify(out / "verify.json")
+        todo = specs if run_verify else rep.unverified(specs, previous)
+        say(f"verifying {len(todo)} spec(s): {', '.join(s.name for s in todo) or 'none'}")
+        verify = rep.run_verify(todo, previous, say)
         if whole_zoo:  # drop rows of specs that left the zoo
             names = {s.name for s in specs}
             verify["checks"] = [r for r in verify["checks"] if r["spec"] in names]

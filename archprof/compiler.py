@@ -20,6 +20,10 @@ def compile_plan(plan: Plan, device: str | torch.device | None = None) -> nn.Mod
     else:
         with torch.device(device):
             model = _module(plan.root)
+    if plan.spec.init:
+        from archprof.init import apply
+
+        apply(model, plan.spec.init)
     model.spec_name = plan.spec.name
     model.input_shape = plan.input_shape
     return model

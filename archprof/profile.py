@@ -120,10 +120,14 @@ def _attach_ranges(model: torch.nn.Module, names: set[str]) -> list[Any]:
     return handles
 
 
+def _records(analysis) -> list[dict[str, Any]]:
+    return analysis.records if hasattr(analysis, "records") else analysis.layers.to_dict("records")
+
+
 def _layer_costs(analysis, batch: int, itemsize: int) -> dict[str, dict[str, Any]]:
     """Analyser FLOPs and estimated bytes (inputs + outputs + weights) per layer name, for ``batch``."""
     out: dict[str, dict[str, Any]] = {}
-    for row in analysis.layers.to_dict("records"):
+    for row in _records(analysis):
         name = str(row["name"])
         if name == "(model)":
             continue
@@ -152,7 +156,9 @@ def summarize(events: list[Any], analysis, batch: int, mode: str, itemsize: int,
         k["flops"] += entry["flops"] * factor
         k["bytes"] += entry["bytes"] * factor
 
-    ranges = {e.key[len(RANGE_PREFIX):]: e for e in events if e.key.startswith(RANGE_PREFIX)}
+    # The CPU side of each range (its device time is the sum of the kernels launched inside it);
+    # the GPU-side copies of user annotations are left out so nothing is counted twice.
+    ranges = {e.key[len(RANGE_PREFIX):]: e for e in events if e.key.startswith(RANGE_PREFIX) and not _is_device_event(e)}
     ops = [e for e in events if not e.key.startswith(RANGE_PREFIX) and not e.key.startswith("ProfilerStep")
            and not e.key.startswith("[memory]")]
     if cuda:
@@ -247,7 +253,7 @@ def to_markdown(summary: dict[str, Any], *, label: str, mode: str, batch: int, d
         "kind": k["kind"], "layers": k["layers"], "analyser GFLOP/step": f"{k['flops'] / 1e9:.3f}",
         "est. MB/step": f"{k['bytes'] / 1e6:.1f}", "AI FLOP/B": _fmt(k["ai"], 1), "bound": k["bound"],
         "self ms/step": f"{k['ms_per_step']:.3f}",
-        "achieved TFLOP/s": "" if k["achieved_flops"] is None else f"{k['achieved_flops'] / 1e12:.3f}",
+        "achieved TFLOP/s": "" if k["achieved_flops"] is None else f"{k['achieved_flops'] / 1e12:.3g}",
         "% of peak": "" if k["pct_of_peak"] is None else f"{100 * k['pct_of_peak']:.1f}%",
     } for k in summary["kinds"]])
     lines.append(render_frame(kinds, "md", title="Analyser FLOPs by kind against profiled time",
@@ -256,7 +262,7 @@ def to_markdown(summary: dict[str, Any], *, label: str, mode: str, batch: int, d
         per_layer = pd.DataFrame([{
             "layer": r["layer"], "type": r["type"], "GFLOP": f"{r['flops'] / 1e9:.4f}", "AI FLOP/B": _fmt(r["ai"], 1),
             "bound": r["bound"], "ms/step": f"{r['ms_per_step']:.3f}",
-            "achieved TFLOP/s": "" if r["achieved_flops"] is None else f"{r['achieved_flops'] / 1e12:.3f}",
+            "achieved TFLOP/s": "" if r["achieved_flops"] is None else f"{r['achieved_flops'] / 1e12:.3g}",
             "% of peak": "" if r["pct_of_peak"] is None else f"{100 * r['pct_of_peak']:.1f}%",
         } for r in summary["layers"]])
         lines.append(render_frame(per_layer, "md", title=f"Layers by time (forward pass, own time without child layers; top {TOP})",
@@ -281,7 +287,7 @@ def profile_model(work, mode: str, batch: int, out_dir: Path, analysis, peak: di
         step()
     if cuda:
         torch.cuda.synchronize(device)
-    names = {n for n in analysis.layers["name"].astype(str) if n != "(model)"}
+    names = {str(r["name"]) for r in _records(analysis)} - {"(model)"}
     hooks = [] if work.compile else _attach_ranges(work.model, names)
     worker = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{label}_{mode}_b{batch}")
     tmp = Path(tempfile.mkdtemp(prefix=".archprof-trace-", dir=out_dir))

@@ -112,7 +112,7 @@ def rf_growth(sizes: Sequence[float | None], jumps: Sequence[float | None], inpu
         if global_at is not None:
             ax.axvline(global_at, color="tab:purple", linestyle=":", linewidth=1.2, label="global from here")
         if unknown_at is not None:
-            ax.axvline(unknown_at, color="tab:gray", linestyle="-.", linewidth=1.2, label="not tracked from here (e.g. windowed attention)")
+            ax.axvline(unknown_at, color="tab:gray", linestyle="-.", linewidth=1.2, label="not tracked from here (op not modelled)")
         for b in boundaries:
             ax.axvline(b - 0.5, color="0.85", linewidth=0.6, zorder=0)
         if not known:
@@ -167,7 +167,10 @@ def accuracy_vs_macs(points: Sequence[Point], path: Path) -> None:
         ax.set_xlabel("GMACs (multiply-accumulates, measured by archprof; log scale)")
         ax.set_ylabel("ImageNet top-1 accuracy (%), as published")
         ax.grid(True, which="both", color="0.92", zorder=0)
-        ax.legend(fontsize=7, loc="lower right", ncol=2)
+        if points:
+            ax.legend(fontsize=7, loc="lower right", ncol=2)
+        else:
+            ax.text(0.5, 0.5, "no ImageNet top-1 figures", transform=ax.transAxes, ha="center", va="center")
         ax.set_title("Top-1 accuracy vs MACs (hollow markers: pre-trained on ImageNet-22k)", fontsize=10)
         save_png(fig, path)
 
@@ -186,6 +189,7 @@ def params_vs_macs(points: Sequence[Point], path: Path) -> None:
         ax.set_xlabel("GMACs (log scale)")
         ax.set_ylabel("parameters, millions (log scale)")
         ax.grid(True, which="both", color="0.92", zorder=0)
-        ax.legend(fontsize=7, loc="lower right", ncol=2)
+        if points:
+            ax.legend(fontsize=7, loc="lower right", ncol=2)
         ax.set_title("Parameters vs MACs (measured by archprof)", fontsize=10)
         save_png(fig, path)

@@ -104,6 +104,7 @@ class Variant(_Model):
     figures: list[Figure] = []
     reference: Reference | None = None
     trainability: Trainability | None = None
+    recipe: dict[Literal["paper", "fast"], dict[str, Any]] | None = Field(None, description="merged key by key over the family's recipe")
 
 
 class SpecFile(_Model):
@@ -127,6 +128,14 @@ class SpecFile(_Model):
     recipe: dict[Literal["paper", "fast"], dict[str, Any]] | None = Field(
         None, description="training settings: 'paper' (as published) and 'fast' (a short CPU run); keys as TrainConfig")
     trainability: Trainability | None = None
+    init: dict[str, str] | None = Field(None, description="weight init per layer kind, e.g. {conv: kaiming_normal_fan_out, linear: normal(0.01)}")
+
+    @field_validator("init")
+    @classmethod
+    def _init(cls, init):
+        from archprof import init as schemes
+
+        return schemes.validate(init or {}) or None
 
     @field_validator("recipe")
     @classmethod
@@ -157,6 +166,7 @@ class Spec(BaseModel):
     figures: list[Figure] = []
     reference: Reference | None = None
     recipe: dict[str, Any] | None = None
+    init: dict[str, str] | None = None
     trainability: Trainability = Trainability()
     variant: str | None = None
     raw: Any = Field(None, exclude=True, repr=False)  # the family's YAML, for error locations
@@ -242,7 +252,7 @@ def _load(source: str | Path, *, variant: str | None = None, _depth: int = 0) ->
         if getattr(spec, field):
             raise SpecError(f"a spec that extends another cannot define '{field}'", locate(raw, (field,)))
     base = _load(parent_path, variant=variant or spec.variant, _depth=_depth + 1)
-    updates = {k: getattr(spec, k) for k in ("title", "description", "paper", "input", "reference", "recipe", "trainability") if getattr(spec, k) is not None}
+    updates = {k: getattr(spec, k) for k in ("title", "description", "paper", "input", "reference", "recipe", "trainability", "init") if getattr(spec, k) is not None}
     if spec.figures:
         updates["figures"] = spec.figures
     unknown = set(spec.params) - set(base.params)
@@ -288,11 +298,21 @@ def _family_spec(spec: SpecFile, raw: Mapping, path: Path, variant: str | None) 
         layers=raw["layers"],
         figures=chosen.figures or spec.figures,
         reference=chosen.reference or spec.reference,
-        recipe=spec.recipe,
+        recipe=_merge_recipes(spec.recipe, chosen.recipe),
+        init=spec.init,
         trainability=chosen.trainability or spec.trainability or Trainability(),
         variant=variant,
         raw=raw,
     )
+
+
+def _merge_recipes(family: dict | None, variant: dict | None) -> dict | None:
+    if not variant:
+        return family
+    merged = {k: dict(v) for k, v in (family or {}).items()}
+    for name, settings in variant.items():
+        merged[name] = {**merged.get(name, {}), **settings}
+    return merged
 
 
 def json_schema() -> dict:

@@ -226,8 +226,11 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bool = False) -> TrainResult:
-    """Train ``spec`` on ``data_name``; checkpoints and curves go to ``out``."""
+def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bool = False,
+          input_shape: tuple[int, ...] | None = None) -> TrainResult:
+    """Train ``spec`` on ``data_name`` (at ``input_shape``, default the spec's); checkpoints and curves go to ``out``."""
+    if input_shape is not None:
+        spec = spec.model_copy(update={"input": list(input_shape)})
     import archprof
 
     world, rank = _world()

@@ -151,3 +151,14 @@ def test_every_spec_learns(name):
     result = trainability(archprof.load_spec(name))
     assert result.last_loss < result.first_loss
     assert result.accuracy >= result.bar, result
+
+
+@pytest.mark.parametrize("name,params,shape", [
+    ("convnext_tiny", {"dims": [16, 32, 64, 128]}, (3, 32, 32)),        # AdamW, warm-up, RandAugment, Mixup/CutMix, erasing, EMA, drop path
+    ("alexnet_paper", {"widths": [16, 32, 48, 32, 32], "fc_width": 64, "resolution": 95}, None),  # SGD, crops, flips, PCA lighting
+])
+def test_paper_recipes_run(tmp_path, name, params, shape):
+    spec = archprof.load_spec(name, params=params)
+    config = TrainConfig.from_recipe(spec.recipe["paper"], epochs=1, batch_size=16, steps_per_epoch=3, device="cpu")
+    result = train(spec, "digits", config, tmp_path, input_shape=shape)
+    assert len(result.history) == 1 and result.final.train_loss == result.final.train_loss  # finite, not NaN
