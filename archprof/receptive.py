@@ -23,6 +23,7 @@ class Field:
     dims: tuple[int, int]      # tensor dims of the H and W axes (equal once merged into tokens)
     size: tuple[int, int]      # receptive-field size in input pixels
     jump: tuple[int, int]      # input pixels between neighbouring positions
+    extent: tuple[int, int] | None = None  # positions along H and W, to find them again after a merge
 
 
 GLOBAL = "global"
@@ -30,9 +31,9 @@ UNKNOWN = "unknown"
 State = Union[Field, str, None]  # None: the tensor does not depend on the image (weights, constants)
 
 
-def image_field(ndim: int) -> Field:
+def image_field(ndim: int, extent: tuple[int, int] | None = None) -> Field:
     """The model input: each pixel sees itself; H and W are the last two dims."""
-    return Field((ndim - 2, ndim - 1), (1, 1), (1, 1))
+    return Field((ndim - 2, ndim - 1), (1, 1), (1, 1), extent)
 
 
 def _dims(dim: Any, ndim: int) -> set[int]:
@@ -70,7 +71,7 @@ def combine(states: list[State], out_ndim: int, in_ndims: list[int]) -> State:
             return UNKNOWN
         size = [max(a, b) for a, b in zip(size, f.size)]
         jump = [max(a, b) for a, b in zip(jump, f.jump)]
-    return Field(dims, tuple(size), tuple(jump))
+    return Field(dims, tuple(size), tuple(jump), first.extent)
 
 
 def _remap(state: State, mapping: dict[int, int | None]) -> State:
@@ -131,12 +132,19 @@ def propagate(name: str, args: tuple, kwargs: dict, out: Any, state_of) -> State
     base = name.rstrip("_") if not name.startswith("_") else name
     rule = _RULES.get(base)
     if rule is not None:
-        return rule(args, kwargs, first, x, s, states, tensors)
-    if first.dim() >= max(t.dim() for t in tensors) and all(
-        _broadcastable(t.shape, first.shape) for t in tensors
-    ):
-        return combine(states, first.dim(), [t.dim() for t in tensors])
-    return GLOBAL if all(st in (None, GLOBAL) for st in states) else UNKNOWN
+        state = rule(args, kwargs, first, x, s, states, tensors)
+    elif first.dim() >= max(t.dim() for t in tensors) and all(_broadcastable(t.shape, first.shape) for t in tensors):
+        state = combine(states, first.dim(), [t.dim() for t in tensors])
+    else:
+        state = GLOBAL if all(st in (None, GLOBAL) for st in states) else UNKNOWN
+    return _with_extent(state, first)
+
+
+def _with_extent(state: State, out: torch.Tensor) -> State:
+    """Record how many positions the H and W dims hold (kept as is while they are merged)."""
+    if isinstance(state, Field) and state.dims[0] != state.dims[1] and max(state.dims) < out.dim():
+        return replace(state, extent=(int(out.shape[state.dims[0]]), int(out.shape[state.dims[1]])))
+    return state
 
 
 def _broadcastable(small, big) -> bool:
@@ -217,7 +225,21 @@ def _first(args, kwargs, out, x, s, states, tensors):
 
 
 def _view(args, kwargs, out, x, s, states, tensors):
-    return _remap(s, _reshape_map(tuple(x.shape), tuple(out.shape)))
+    state = _remap(s, _reshape_map(tuple(x.shape), tuple(out.shape)))
+    if state == UNKNOWN and isinstance(s, Field) and s.dims[0] == s.dims[1] and s.extent:
+        # merged (H·W or batch·H·W) positions split back into separate H and W dims, e.g. a Linear
+        # applied to a channels-last map; found by their sizes where the merged dim was
+        h, w = s.extent
+        start = s.dims[0]
+        for j in range(start, min(start + 1 + out.dim() - x.dim(), out.dim() - 1)):
+            if (out.shape[j], out.shape[j + 1]) == (h, w):
+                return replace(s, dims=(j, j + 1))
+    return state
+
+
+def _unbind(args, kwargs, out, x, s, states, tensors):
+    d = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % x.dim()
+    return _select((args[0], d), kwargs, out, x, s, states, tensors)
 
 
 def _permute(args, kwargs, out, x, s, states, tensors):
@@ -289,5 +311,6 @@ _RULES = {
     "view": _view, "_unsafe_view": _view, "reshape": _view, "_reshape_alias": _view, "flatten": _view,
     "permute": _permute, "transpose": _transpose, "t": _transpose,
     "unsqueeze": _unsqueeze, "squeeze": _squeeze, "select": _select, "slice": _slice, "cat": _cat,
+    "unbind": _unbind, "split": _first, "split_with_sizes": _first, "chunk": _first,
     "mm": _matmul, "addmm": _matmul, "bmm": _matmul, "baddbmm": _matmul,
 }

@@ -205,7 +205,7 @@ class Trace:
 def trace(model: nn.Module, x: torch.Tensor) -> Trace:
     """Run ``model(x)`` under the tracer (``x`` on the meta device) with gradients off."""
     tracer = Tracer(model)
-    tracer.fields[x] = receptive.image_field(x.dim())
+    tracer.fields[x] = receptive.image_field(x.dim(), tuple(x.shape[-2:]) if x.dim() >= 2 else None)
     tracer.storage.track(x)
     pre = nn.modules.module.register_module_forward_pre_hook(tracer.pre_hook)
     post = nn.modules.module.register_module_forward_hook(tracer.post_hook)
