@@ -272,10 +272,9 @@ def verify_status(entry: Entry) -> str:
 
 
 def _figure_rows(entry: Entry) -> list[list[str]]:
-    from archprof.verify import PASS, figure_checks
+    from archprof.verify import PASS, figure_checks, measure_figures
 
-    t = entry.analysis.totals
-    rows = [c.as_dict() for c in figure_checks(entry.spec, {"params": t["params"], "macs": t["macs"]})]
+    rows = [c.as_dict() for c in figure_checks(entry.spec, measure_figures(entry.spec, entry.analysis))]
     recorded = [r for r in entry.checks if r["check"] not in {c["check"] for c in rows}]
     proof = next((r for r in recorded if r["check"] == "equivalence"), None)
     if proof is not None and proof["status"] == PASS and entry.spec.reference is not None:

@@ -9,7 +9,7 @@ Accuracy figures that nothing here can measure are listed as INFO with their sou
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 from archprof.spec import Figure, Spec
 
@@ -47,15 +47,22 @@ def _tol_text(f: Figure) -> str:
     return f"±{f.tol:g} pt" if f.unit == "%" else f"±{_fmt(f.tol, f.unit)}"
 
 
-def figure_checks(spec: Spec, measured: dict[str, float]) -> list[Check]:
-    """Params and MACs figures against measured values; other figures as INFO rows."""
+def figure_checks(spec: Spec, measured: "dict[str, float] | Callable[[Figure], float | None]") -> list[Check]:
+    """Params and MACs figures against measured values; other figures as INFO rows.
+
+    ``measured`` maps a metric to the value at the spec's input, or is a function of the figure
+    (so a MACs figure published at another resolution is compared at that resolution).
+    """
+    value_of = measured if callable(measured) else (lambda f: measured.get(f.metric))
     rows = []
     for f in spec.figures:
         label = {"params": "params", "macs": "MACs (multiply-accumulates)"}.get(f.metric, f.metric)
-        if f.metric in measured and f.check:
-            ours = measured[f.metric] / (1 if f.unit == "count" else {"K": 1e3, "M": 1e6, "G": 1e9}.get(f.unit, 1))
-            ok = abs(measured[f.metric] - f.scaled()) <= f.tolerance() + 1e-9
-            rows.append(Check(spec.name, label, PASS if ok else FAIL, _fmt(ours, f.unit), _fmt(f.value, f.unit), _tol_text(f), f.source, f.note or ""))
+        value = value_of(f) if f.metric in ("params", "macs") and f.check else None
+        if value is not None:
+            ours = value / (1 if f.unit == "count" else {"K": 1e3, "M": 1e6, "G": 1e9}.get(f.unit, 1))
+            ok = abs(value - f.scaled()) <= f.tolerance() + 1e-9
+            note = "; ".join(p for p in (f.note or "", f"at {f.resolution}x{f.resolution}" if f.resolution else "") if p)
+            rows.append(Check(spec.name, label, PASS if ok else FAIL, _fmt(ours, f.unit), _fmt(f.value, f.unit), _tol_text(f), f.source, note))
         else:
             why = f.note or ("another version of the architecture" if not f.check else "published figure; not measured here")
             rows.append(Check(spec.name, label, INFO, "", _fmt(f.value, f.unit), _tol_text(f), f.source,
@@ -63,10 +70,30 @@ def figure_checks(spec: Spec, measured: dict[str, float]) -> list[Check]:
     return rows
 
 
-def equivalence_check(spec: Spec, tol: float = 1e-4) -> Check:
+def measure_figures(spec: Spec, analysis) -> "Callable[[Figure], float | None]":
+    """Params from the analysis; MACs at the figure's resolution when it names another one."""
+    from archprof.analysis import analyze
+
+    at_size: dict[int, int] = {analysis.input_shape[-1]: analysis.totals["macs"]}
+
+    def value(f: Figure) -> float | None:
+        if f.metric == "params":
+            return analysis.totals["params"]
+        if f.metric != "macs":
+            return None
+        size = f.resolution or analysis.input_shape[-1]
+        if size not in at_size:
+            at_size[size] = analyze(spec, input_shape=(analysis.input_shape[0], size, size)).totals["macs"]
+        return at_size[size]
+
+    return value
+
+
+def equivalence_check(spec: Spec, tol: float = 1e-4, prove=None) -> Check:
+    """The equivalence row; ``prove`` (spec -> Equivalence) lets callers reuse a proof already run."""
     from archprof.equivalence import check
 
-    result = check(spec)
+    result = (prove or check)(spec)
     ok = result.passed(tol)
     return Check(spec.name, "equivalence", PASS if ok else FAIL,
                  f"max abs Δlogit / logit scale = {result.relative_diff:.1e}, params {result.params:,}",
@@ -74,15 +101,16 @@ def equivalence_check(spec: Spec, tol: float = 1e-4) -> Check:
                  "random weights of the reference loaded into the spec", "same logits ⇒ the reference's published accuracy applies")
 
 
-def verify(spec: Spec, *, equivalence: bool = True, train: bool = False) -> list[Check]:
+def verify(spec: Spec, *, equivalence: "bool | Callable" = True, train: bool = False) -> list[Check]:
+    """All checks of one spec. ``equivalence`` may be a function spec -> Equivalence (a cache)."""
     from archprof.analysis import analyze
 
     a = analyze(spec)
-    rows = figure_checks(spec, {"params": a.totals["params"], "macs": a.totals["macs"]})
+    rows = figure_checks(spec, measure_figures(spec, a))
     if a.uncounted_ops:
         rows.append(Check(spec.name, "uncounted ops", FAIL, ", ".join(a.uncounted_ops), "none", "", "analyser"))
     if equivalence and spec.reference is not None:
-        proof = equivalence_check(spec)
+        proof = equivalence_check(spec, prove=equivalence if callable(equivalence) else None)
         rows.append(proof)
         if proof.status == PASS:  # the reference's published accuracy is the spec's accuracy
             library = spec.reference.library

@@ -1,6 +1,7 @@
 """Shared fixtures: the spec zoo, so every test below runs for every bundled spec."""
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -18,3 +19,11 @@ HEAVY = {"convnext_xlarge"}
 @pytest.fixture(scope="session")
 def specs():
     return {name: archprof.load_spec(name) for name in ZOO}
+
+
+@functools.lru_cache(maxsize=None)
+def equivalence(name: str):
+    """The equivalence proof of a zoo spec, run once per test session (it is the slow part)."""
+    from archprof.equivalence import check
+
+    return check(archprof.load_spec(name))

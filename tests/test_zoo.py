@@ -5,10 +5,9 @@ import pytest
 import torch
 
 import archprof
-from archprof.equivalence import check
 from archprof.plan import resolve
 
-from conftest import HEAVY, ZOO
+from conftest import HEAVY, ZOO, equivalence
 
 WITH_REFERENCE = [n for n in ZOO if archprof.load_spec(n).reference is not None]
 WITHOUT_REFERENCE = [n for n in ZOO if n not in WITH_REFERENCE]
@@ -56,6 +55,6 @@ def test_params_match_the_paper_figure(name):
 @pytest.mark.parametrize("name", WITH_REFERENCE)
 def test_equivalent_to_reference(name):
     """Reference weights loaded into the spec give the same logits and the same parameter count."""
-    result = check(archprof.load_spec(name))
+    result = equivalence(name)
     assert result.params == result.reference_params
     assert result.relative_diff <= 1e-4, result
