@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -30,7 +31,7 @@ def test_the_whole_zoo_verifies(rows):
 
 
 def test_committed_verify_table_is_current(rows):
-    committed = json.loads((archprof.spec.bundled_dir().parent / "reports" / "verify.json").read_text())["checks"]
+    committed = json.loads((Path(__file__).parent.parent / "reports" / "verify.json").read_text())["checks"]
 
     def key(r):  # the equivalence row's numbers depend on the machine's float rounding; its status does not
         return (r["spec"], r["check"], r["status"], r["paper"], "" if r["check"] == "equivalence" else r["ours"])
