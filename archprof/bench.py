@@ -421,6 +421,14 @@ def bandwidth_probe(device: torch.device, nbytes: int | None = None, reps: int |
     return 2 * nbytes / min(times)
 
 
+def _native_bf16() -> bool:
+    """bf16 in hardware (Ampere and later); newer torch also reports emulated bf16 as supported."""
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:   # torch before the including_emulation argument
+        return bool(torch.cuda.is_bf16_supported())
+
+
 def _probe_dtype(precision: str) -> torch.dtype:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
 
@@ -436,7 +444,7 @@ def measure_peaks(device: torch.device, precision: str, with_bandwidth: bool) ->
         out["table_source"] = entry.source if entry else None
         out["table_flops"] = table * 1e12 if table else None
         out["table_bandwidth_bytes_per_s"] = entry.bandwidth_gbs * 1e9 if entry else None
-        out["measured_bf16_flops"] = matmul_probe(device, torch.bfloat16) if torch.cuda.is_bf16_supported() else None
+        out["measured_bf16_flops"] = matmul_probe(device, torch.bfloat16) if _native_bf16() else None
         # The probe in the run's own precision (fp32 matmul under this run's TF32 flags for fp32/tf32).
         out["measured_flops"] = out["measured_bf16_flops"] if precision == "bf16" else matmul_probe(device, _probe_dtype(precision))
         out["probe"] = f"{'8192x8192'} matmul, best of 30, CUDA events"
@@ -682,6 +690,13 @@ def build_workload(src, device: torch.device, shape: tuple[int, ...], opts: Benc
 # --------------------------------------------------------------------------------------------
 # The benchmark
 # --------------------------------------------------------------------------------------------
+def _reset_compile() -> None:
+    """Forget compiled graphs, so the next torch.compile compiles afresh (and is timed as such)."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -741,12 +756,16 @@ def sweep(work: Workload, mode: str, schedule: Schedule, totals: dict[str, Any],
             notes.append(f"{mode} sweep stopped before batch {batch}: the analyser estimates more than half the free RAM")
             break
         if work.compile:
-            torch._dynamo.reset()   # a fresh compile per batch: no recompile limit, no dynamic shapes
+            _reset_compile()   # a fresh compile per batch: no recompile limit, no dynamic shapes
+        point = None
         try:
             point = measure(work, mode, batch, schedule, per_step_sync=False)
         except Exception as exc:  # noqa: BLE001
             if not is_oom(exc):
                 raise
+        if point is None:   # out of memory; freed here, once the exception's frames are gone
+            for p in work.model.parameters():
+                p.grad = None
             _free(device)
             notes.append(f"{mode} sweep: out of memory at batch {batch}")
             break
@@ -834,12 +853,11 @@ def run_bench(source: Any, opts: BenchOptions) -> BenchResult:
                 run["saturation_batch"] = run["batch"]
             else:
                 if work.compile:
-                    torch._dynamo.reset()
+                    _reset_compile()
                 try:
                     run = measure(work, mode, batch, schedule, per_step_sync=opts.timm_compat)
                 except Exception as exc:  # noqa: BLE001
                     if is_oom(exc):
-                        _free(device)
                         raise ArchprofError(f"{mode}: out of memory at batch {batch} on {fp['device']}; "
                                             f"use a smaller --batch-size or --batch-size auto") from None
                     raise
@@ -850,7 +868,7 @@ def run_bench(source: Any, opts: BenchOptions) -> BenchResult:
             _free(device)
         if opts.latency and "infer" in modes:
             if work.compile:
-                torch._dynamo.reset()
+                _reset_compile()
             lat = measure(work, "infer", 1, schedule, per_step_sync=True)
             result.latency = {"batch": 1, "p50_ms": lat["step_ms"], "p10_ms": lat["step_ms_p10"], "p90_ms": lat["step_ms_p90"],
                               "steps": lat["steps"], "compile_s": lat["compile_s"]}
@@ -860,7 +878,7 @@ def run_bench(source: Any, opts: BenchOptions) -> BenchResult:
             mode = "train" if opts.mode == "train" else "infer"
             pbatch = result.run(mode)["batch"]
             if work.compile:
-                torch._dynamo.reset()
+                _reset_compile()
             result.profile = profile_model(work, mode, pbatch, Path(opts.profile_dir), analysis, peak, src.label)
     if _is_cuda(device):
         notes.append("GPU memory: torch.cuda.max_memory_allocated (weights, gradients, optimizer state and activations; allocator cache excluded)")

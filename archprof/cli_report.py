@@ -5,30 +5,13 @@
 """
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from pathlib import Path
 
 import click
 
-
-def user_errors(command):
-    """archprof.cli.user_errors, looked up when the command runs (archprof.cli imports this module)."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from archprof.cli import user_errors as wrap
-
-        return wrap(command)(*args, **kwargs)
-
-    return wrapper
-
-
-def fail(message: str) -> None:
-    from archprof.cli import fail as cli_fail
-
-    cli_fail(message)
+from archprof.cli_common import fail, user_errors
 
 
 def _progress(message: str) -> None:

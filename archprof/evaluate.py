@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from archprof import checkpoint
 from archprof.data import open_data
-from archprof.errors import ArchprofError
 from archprof.spec import Spec
 
 

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from archprof import expr
 from archprof.errors import Location, SpecError
-from archprof.registry import OPS, Op, Shape, ShapeError, load_ops
+from archprof.registry import Op, Shape, ShapeError, load_ops
 from archprof.spec import Spec, pydantic_error
 from archprof.yamlsrc import line_of, locate
 
