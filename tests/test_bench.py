@@ -213,7 +213,7 @@ def test_auto_batch_sweep_stops_when_throughput_saturates_or_memory_runs_out(mon
         return {"mode": mode, "batch": batch, "images_per_s": curve[batch]}
 
     monkeypatch.setattr(bench, "measure", fake)
-    work = type("W", (), {"device": torch.device("cpu"), "compile": None})()
+    work = type("W", (), {"device": torch.device("cpu"), "compile": None, "model": torch.nn.Linear(1, 1)})()
     totals = {"weight_bytes": 0, "peak_activation_bytes": 0, "train_memory_sgd_bytes": 0, "saved_activation_bytes": 0}
     notes: list[str] = []
     points = bench.sweep(work, "infer", bench.CPU_SCHEDULE, totals, notes)
