@@ -1,31 +1,20 @@
 """CLI commands for benchs (kept in their own module; registered in archprof.cli).
 
 Like every command, ``bench`` imports torch only inside its body, and reports user mistakes through
-:func:`archprof.cli.user_errors` (one line on stderr, exit code 2).
+:func:`archprof.cli_common.user_errors` (one line on stderr, exit code 2).
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import click
+
+from archprof.cli_common import PARAM, user_errors
 
 COMMANDS: list[click.Command] = []
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")          # archprof.bench.PRECISIONS (not imported: no torch here)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
-def _user_errors(command):
-    """archprof.cli.user_errors, looked up at call time (archprof.cli imports this module)."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from archprof.cli import user_errors
-
-        return user_errors(command)(*args, **kwargs)
-
-    return wrapper
 
 
 class BatchSize(click.ParamType):
@@ -50,7 +39,7 @@ class BatchSize(click.ParamType):
 
 @click.command("bench")
 @click.argument("source")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Override a spec parameter (repeatable).")
+@PARAM
 @click.option("--input", "input_", metavar="CxHxW", help="Input size without batch (default: the source's own).")
 @click.option("--device", default="auto", show_default=True, help="cuda, cuda:N or cpu (auto: cuda when a GPU is visible).")
 @click.option("--batch-size", type=BatchSize(), default=None,
@@ -70,7 +59,7 @@ class BatchSize(click.ParamType):
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also record the results as DIR/SPEC.json for `archprof report` (e.g. reports/bench); specs only.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
-@_user_errors
+@user_errors
 def bench(source: str, params: tuple[str, ...], input_: str | None, device: str, batch_size, precision: str, channels_last: bool,
           compile_mode: str | None, mode: str, fmt: str, timm_compat: bool, profile_dir: Path | None, no_latency: bool,
           report_dir: Path | None, output: Path | None) -> None:
@@ -83,7 +72,7 @@ def bench(source: str, params: tuple[str, ...], input_: str | None, device: str,
     measured in the same run is reported beside it (and is the peak on the CPU).
     """
     from archprof.bench import BenchOptions, render, run_bench, write_report_record
-    from archprof.cli import _params, _shape, _spec_or_source, emit
+    from archprof.cli_common import _params, _shape, _spec_or_source, emit
     from archprof.errors import ArchprofError
 
     opts = BenchOptions(device=device, batch_size=batch_size, precision=precision, channels_last=channels_last,

@@ -1,0 +1,109 @@
+"""Whole-process time and peak memory of `archprof analyze` against the tools people use today.
+
+Each tool runs in a fresh Python process, as a user would run it: import torch (+ the tool),
+build the model (the peers need real weights: torchvision/timm builders where the spec has a
+reference, the compiled spec otherwise), analyse it. archprof runs `archprof analyze SPEC
+--format json` — which also computes receptive fields, activation and training memory and input
+constraints — on the meta device. A bare `import torch` process is measured as the baseline.
+
+    python benchmarks/peers.py resnet50 vgg16 convnext_large      # or --all
+    python benchmarks/peers.py --all --repeat 3 -o reports/peers.md
+
+Wall time is the median of --repeat runs; peak RSS is the child's ru_maxrss. Run it on a quiet
+machine: other load on the cores inflates every column.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BUILD = """
+import archprof, torch
+spec = archprof.load_spec({name!r})
+ref = spec.reference
+if ref is not None and ref.library == "torchvision":
+    import torchvision
+    model = torchvision.models.get_model(ref.model, weights=None, **ref.kwargs)
+elif ref is not None:
+    import timm
+    model = timm.create_model(ref.model, pretrained=False, **ref.kwargs)
+else:
+    model = archprof.build(spec)
+model.eval()
+shape = tuple(archprof.resolve(spec).input_shape)
+x = torch.randn(1, *shape)
+"""
+
+PEERS = {
+    "torchinfo": "import torchinfo\ntorchinfo.summary(model, input_data=x, verbose=0)",
+    "fvcore": "from fvcore.nn import FlopCountAnalysis, parameter_count\nf = FlopCountAnalysis(model, x)\nf.unsupported_ops_warnings(False)\nf.uncalled_modules_warnings(False)\nf.total(); parameter_count(model)",
+    "ptflops": "from ptflops import get_model_complexity_info\nget_model_complexity_info(model, shape, as_strings=False, print_per_layer_stat=False, verbose=False)",
+    "thop": "from thop import profile\nprofile(model, inputs=(x,), verbose=False)",
+    "torchscan": "import torchscan, io, contextlib\nwith contextlib.redirect_stdout(io.StringIO()):\n    torchscan.summary(model, shape)",
+    "calflops": "from calflops import calculate_flops\ncalculate_flops(model=model, input_shape=(1, *shape), print_results=False, output_as_string=False)",
+}
+
+
+def measure(argv: list[str]) -> tuple[float, float, bool]:
+    """Wall seconds, peak RSS in MiB, success of one child process."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - began, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status) == 0
+
+
+def median_run(argv: list[str], repeat: int) -> tuple[float, float, bool]:
+    runs = [measure(argv) for _ in range(repeat)]
+    ok = all(r[2] for r in runs)
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs), ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("specs", nargs="*")
+    parser.add_argument("--all", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("-o", "--output", type=Path)
+    args = parser.parse_args()
+    import archprof
+
+    names = archprof.zoo_names() if args.all else args.specs
+    peers = [p for p in args.peers.split(",") if p]
+    py = sys.executable
+    base_t, base_rss, _ = median_run([py, "-c", "import torch"], args.repeat)
+    lines = [f"Baseline `import torch`: {base_t:.2f} s, {base_rss:.0f} MiB peak RSS.", "",
+             "| spec | params | archprof s | archprof RSS / torch | " + " | ".join(f"{p} s" for p in peers) + " | fastest peer / archprof | peak RSS of peers (MiB) |",
+             "|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|---|"]
+    archprof_cli = [py, "-m", "archprof", "analyze"]
+    for name in names:
+        params = archprof.analysis.analyze(name).totals["params"] if hasattr(archprof, "analysis") else None
+        ours_t, ours_rss, ok = median_run([*archprof_cli, name, "--format", "json"], args.repeat)
+        times, rsses = [], []
+        for peer in peers:
+            code = BUILD.format(name=name) + PEERS[peer]
+            t, rss, peer_ok = median_run([py, "-c", code], args.repeat)
+            times.append(t if peer_ok else float("nan"))
+            rsses.append(f"{peer} {rss:.0f}" if peer_ok else f"{peer} failed")
+        valid = [t for t in times if t == t]
+        ratio = min(valid) / ours_t if valid else float("nan")
+        cells = " | ".join("failed" if t != t else f"{t:.2f}" for t in times)
+        lines.append(f"| {name} | {params / 1e6:.1f} M | {ours_t:.2f}{'' if ok else ' (failed)'} | {ours_rss / base_rss:.2f} | {cells} | {ratio:.2f}x | {', '.join(rsses)} |")
+        print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    if args.output:
+        from archprof.files import write_text_atomic
+
+        write_text_atomic(args.output, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    import archprof.analysis  # noqa: F401  (params column)
+
+    main()
