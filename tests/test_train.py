@@ -145,6 +145,7 @@ def test_eval_reports_every_mismatching_tensor(tmp_path):
         evaluate(archprof.load_spec("lenet5"), path, "digits")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ZOO)
 def test_every_spec_learns(name):
     """A small setting of each spec (its `trainability` section) learns the digits within a few hundred steps."""
