@@ -21,3 +21,19 @@ class LazyModule(ModuleType):
 torch = LazyModule("torch")
 nn = LazyModule("torch.nn")
 modules = LazyModule("archprof.modules")
+
+
+def deferred_definitions(namespace: dict, names: tuple[str, ...]):
+    """``_module(name)`` and a PEP 562 ``__getattr__`` for an op module whose torch classes are
+    defined by its ``_define()`` on first use, so importing the op registry never imports torch."""
+
+    def module(name: str):
+        namespace["_define"]()
+        return namespace[name]
+
+    def getattr_(name: str):
+        if name in names:
+            return module(name)
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+
+    return module, getattr_

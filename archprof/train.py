@@ -84,8 +84,11 @@ def model_for(spec: Spec, data: Data, drop_path: float | None = None) -> tuple[S
         if drop_path is not None and name in spec.params:
             updates[name] = drop_path
     spec = spec.model_copy(update={"params": {**spec.params, **updates}}) if updates else spec
-    model = archprof.build(spec)
-    out = archprof.resolve(spec).root.out_shape
+    from archprof.compiler import compile_plan
+
+    plan = archprof.resolve(spec)
+    model = compile_plan(plan)
+    out = plan.root.out_shape
     if out != (data.num_classes,):
         raise ArchprofError(f"{spec.name} outputs {out}, but {data.name} has {data.num_classes} classes (the spec has no num_classes parameter)")
     return spec, model

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import archprof
+from archprof.compiler import compile_plan
 from archprof.plan import resolve
 
 from conftest import HEAVY, ZOO, equivalence
@@ -17,7 +18,7 @@ WITHOUT_REFERENCE = [n for n in ZOO if n not in WITH_REFERENCE]
 def test_plan_shapes_are_the_module_shapes(name):
     """The pure-Python shape rules agree with torch on every leaf, at the spec's input size."""
     plan = resolve(archprof.load_spec(name))
-    model = archprof.compiler.compile_plan(plan, device="meta").eval()
+    model = compile_plan(plan, device="meta").eval()
     seen = {}
     modules = dict(model.named_modules())
     for qualified, node in plan.leaves():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from archprof._lazy import deferred_definitions
 from archprof.registry import Op, Pad2, PositiveInt, Probability, Shape, ShapeError, Size2, pair, register
 
 
@@ -88,15 +89,8 @@ class PatchMergingOp(Op):
 _MODULES = ("ShiftedWindowAttention", "PatchMerging", "relative_position_index", "shifted_window_attention")
 
 
-def _module(name: str):
-    _define()
-    return globals()[name]
-
-
-def __getattr__(name: str):  # PEP 562: `from archprof.ops.swin import PatchMerging`, pickling
-    if name in _MODULES:
-        return _module(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# PEP 562: `from archprof.ops.swin import PatchMerging` and pickling work
+_module, __getattr__ = deferred_definitions(globals(), _MODULES)
 
 
 def _define() -> None:

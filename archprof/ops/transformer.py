@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from archprof._lazy import deferred_definitions
 from archprof.registry import NonNegInt, Op, PositiveInt, Shape, ShapeError, register
 
 
@@ -174,15 +175,8 @@ class PixelEmbedOp(Op):
 _MODULES = ("ClassToken", "PositionEmbedding", "Attention", "TokenSelect", "AddAt", "PixelEmbed")
 
 
-def _module(name: str):
-    _define()
-    return globals()[name]
-
-
-def __getattr__(name: str):  # PEP 562: `from archprof.ops.transformer import Attention`, pickling
-    if name in _MODULES:
-        return _module(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# PEP 562: `from archprof.ops.transformer import Attention` and pickling work
+_module, __getattr__ = deferred_definitions(globals(), _MODULES)
 
 
 def _define() -> None:
