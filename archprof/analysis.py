@@ -16,6 +16,7 @@ from torch import nn
 
 from archprof import constraints as constraints_mod
 from archprof import receptive
+from archprof._fast_meta import plain_meta_kernels
 from archprof.errors import ArchprofError
 from archprof.plan import propagate
 from archprof.registry import ShapeError
@@ -171,24 +172,17 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
     else:
         src = open_source(source)
     shape = tuple(input_shape or src.input_shape)
-    con = input_constraints(src)
+    with plain_meta_kernels():  # the input-size probes of non-spec sources run meta forwards too
+        con = input_constraints(src)
     if src.plan is not None:
         try:
             propagate(src.plan.root, (shape,), memo={})
         except ShapeError as exc:
             raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {exc}; it takes {con.describe()}") from None
-    model = build_on_meta(src).to(DTYPES[dtype]).eval()
-    x = torch.empty(batch, *shape, device="meta", dtype=DTYPES[dtype])
-    try:
-        traced = trace(model, x)
-        # eval mode: the same saved tensors as training (to 0.1% on the zoo) without the slow
-        # training-mode batch-norm decomposition on meta; only dropout masks are left out
-        saved = saved_for_backward_bytes(model, x)
-    except ArchprofError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the forward pass rejected the input
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {first}; it takes {con.describe()}") from None
+    with plain_meta_kernels():
+        model = build_on_meta(src).to(DTYPES[dtype]).eval()
+        x = torch.empty(batch, *shape, device="meta", dtype=DTYPES[dtype])
+        traced, saved = _run(model, x, src, shape, con)
     records = _records(traced.rows)
     return Analysis(
         source=src.label,
@@ -200,6 +194,19 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
         input_constraints=con.as_dict(),
         uncounted_ops=traced.uncounted,
     )
+
+
+def _run(model: nn.Module, x: torch.Tensor, src: Source, shape: tuple, con):
+    try:
+        traced = trace(model, x)
+        # eval mode: the same saved tensors as training (to 0.1% on the zoo) without the slow
+        # training-mode batch-norm decomposition on meta; only dropout masks are left out
+        return traced, saved_for_backward_bytes(model, x)
+    except ArchprofError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the forward pass rejected the input
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {first}; it takes {con.describe()}") from None
 
 
 def _totals(model: nn.Module, records: list[dict], traced, saved: int, dtype: torch.dtype) -> dict[str, Any]:

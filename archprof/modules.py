@@ -104,3 +104,25 @@ class LayerScale(nn.Module):
 
     def forward(self, x):
         return x * (self.gamma.view(-1, 1, 1) if self.channels_first else self.gamma)
+
+
+class StochasticDepth(nn.Module):
+    """torchvision's ``StochasticDepth``, imported only when it drops something.
+
+    Importing ``torchvision.ops`` imports ``torch._dynamo`` (over a second), which an analysis
+    (eval mode, meta device) never needs: there the module is the identity.
+    """
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        from torchvision.ops import stochastic_depth
+
+        return stochastic_depth(x, self.p, self.mode, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"

@@ -95,6 +95,7 @@ class Trainability(_Model):
     steps: int = Field(120, gt=0, le=5000)
     batch_size: int = Field(32, gt=0)
     lr: float = Field(2e-3, gt=0)
+    warmup: int = Field(0, ge=0, description="linear warm-up steps before the cosine decay (transformers need some)")
     bar: float = Field(0.5, gt=0, le=1, description="held-out accuracy the run must reach (chance is 0.1)")
 
 

@@ -97,6 +97,12 @@ class _Storage:
 class Tracer(TorchDispatchMode):
     """Records rows for one forward pass of ``model``; use :func:`trace`."""
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # This mode is never compiled; the default wraps __torch_dispatch__ in a guard whose first
+        # call imports torch._dynamo, which alone costs more than a whole analysis.
+        return False
+
     def __init__(self, model: nn.Module):
         super().__init__()
         self.names = {}

@@ -3,12 +3,18 @@
 The spec's ``trainability`` section says how to shrink it (parameter overrides, input size) so
 that a few hundred steps run in seconds on a CPU, and which held-out accuracy the run must reach;
 chance is 10%. The run uses the real training loop (:func:`archprof.train.train`).
+
+Variants often shrink to the same network (ConvNeXt S/B/L/XL differ only in widths, which the
+check overrides): a run is keyed by the small network and its settings, and such variants share
+one run, reported as the same result with ``shared_with`` naming the first spec that ran it.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from archprof.spec import Spec
@@ -24,6 +30,7 @@ class Trainability:
     bar: float
     seconds: float
     setting: str
+    shared_with: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -38,19 +45,52 @@ def small_spec(spec: Spec) -> Spec:
     return spec.model_copy(update=updates)
 
 
-def run(spec: Spec, seed: int = 0) -> Trainability:
-    from archprof.data import open_data
+_RUNS: dict[str, tuple[str, Trainability]] = {}
+
+
+def network_key(plan, settings: dict) -> str:
+    """Identifies a run: every node's op, arguments and wiring, the init scheme and the settings."""
+
+    def node(n) -> list:
+        op = [type(n.op).__name__, n.op.model_dump(mode="json")] if n.op is not None else None
+        return [n.name, op, list(n.inputs), list(n.outputs), str(n.output), [node(c) for c in n.children]]
+
+    text = json.dumps([node(plan.root), list(plan.input_shape), plan.spec.init, settings], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_key(spec: Spec, seed: int = 0) -> str:
+    """Equal for two specs exactly when their checks train the same network the same way."""
     from archprof.plan import resolve
+
+    settings = spec.trainability.model_dump(exclude={"params", "input", "bar"})
+    return network_key(resolve(small_spec(spec)), {**settings, "seed": seed})
+
+
+def run(spec: Spec, seed: int = 0) -> Trainability:
+    from archprof.plan import resolve
+
+    key = run_key(spec, seed)
+    if key in _RUNS:
+        first, result = _RUNS[key]
+        return replace(result, bar=spec.trainability.bar, shared_with=first)
+    small = small_spec(spec)
+    result = _train(small, resolve(small), seed)
+    _RUNS[key] = (spec.name, result)
+    return result
+
+
+def _train(small: Spec, plan, seed: int) -> Trainability:
+    from archprof.data import open_data
     from archprof.train import TrainConfig, train
 
-    t = spec.trainability
-    small = small_spec(spec)
-    plan = resolve(small)
+    t = small.trainability
     per_epoch = len(open_data(t.data, plan.input_shape).train) // t.batch_size
     epochs = max(1, -(-t.steps // per_epoch))
+    steps_per_epoch = min(per_epoch, -(-t.steps // epochs))
     config = TrainConfig(epochs=epochs, batch_size=t.batch_size, lr=t.lr, optimizer="adamw", weight_decay=0.05,
-                         schedule="cosine", warmup_epochs=0, seed=seed, device="cpu",
-                         steps_per_epoch=min(per_epoch, -(-t.steps // epochs)))
+                         schedule="cosine", warmup_epochs=t.warmup / steps_per_epoch, seed=seed, device="cpu",
+                         steps_per_epoch=steps_per_epoch)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         result = train(small, t.data, config, Path(out))

@@ -6,7 +6,11 @@
     reference workload measured in the same run, against ``speed/baseline.json`` with
     pytest-benchmark's ``--benchmark-compare-fail=median:100%``;
 (c) ``test_gpu_throughput.py`` — images/s on a GPU against ``gpu/<fingerprint>.json``; skipped
-    without a GPU.
+    without a GPU;
+(d) ``test_bench_agreement.py`` — ``archprof bench`` images/s against a plain timing loop.
+
+The gates time things, so they always run in one process (the test suite's pytest-xdist
+workers are switched off here).
 
 Commands (from the repository root)::
 
@@ -32,6 +36,12 @@ REFCLOCK = "archprof_refclock.now"
 
 if str(HERE) not in sys.path:   # helper modules next to this file (any --import-mode)
     sys.path.insert(0, str(HERE))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    if getattr(config.option, "numprocesses", None):
+        config.option.numprocesses = 0  # timings need the machine to themselves
 
 
 def pytest_addoption(parser):

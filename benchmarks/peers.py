@@ -22,22 +22,22 @@ import sys
 import time
 from pathlib import Path
 
-BUILD = """
-import archprof, torch
-spec = archprof.load_spec({name!r})
-ref = spec.reference
-if ref is not None and ref.library == "torchvision":
-    import torchvision
-    model = torchvision.models.get_model(ref.model, weights=None, **ref.kwargs)
-elif ref is not None:
-    import timm
-    model = timm.create_model(ref.model, pretrained=False, **ref.kwargs)
-else:
-    model = archprof.build(spec)
-model.eval()
-shape = tuple(archprof.resolve(spec).input_shape)
-x = torch.randn(1, *shape)
-"""
+def build_code(name: str) -> str:
+    """What a peer's user runs to get the model with real weights: the reference library's
+    builder where the spec has one (without importing archprof), the compiled spec otherwise."""
+    import archprof
+
+    spec = archprof.load_spec(name)
+    shape = tuple(archprof.resolve(spec).input_shape)
+    ref = spec.reference
+    if ref is not None and ref.library == "torchvision":
+        build = f"import torchvision\nmodel = torchvision.models.get_model({ref.model!r}, weights=None, **{ref.kwargs!r})"
+    elif ref is not None:
+        build = f"import timm\nmodel = timm.create_model({ref.model!r}, pretrained=False, **{ref.kwargs!r})"
+    else:
+        build = f"import archprof\nmodel = archprof.build({name!r})"
+    return f"import torch\n{build}\nmodel.eval()\nshape = {shape!r}\nx = torch.randn(1, *shape)\n"
+
 
 PEERS = {
     "torchinfo": "import torchinfo\ntorchinfo.summary(model, input_data=x, verbose=0)",
@@ -86,7 +86,7 @@ def main() -> None:
         ours_t, ours_rss, ok = median_run([*archprof_cli, name, "--format", "json"], args.repeat)
         times, rsses = [], []
         for peer in peers:
-            code = BUILD.format(name=name) + PEERS[peer]
+            code = build_code(name) + PEERS[peer]
             t, rss, peer_ok = median_run([py, "-c", code], args.repeat)
             times.append(t if peer_ok else float("nan"))
             rsses.append(f"{peer} {rss:.0f}" if peer_ok else f"{peer} failed")

@@ -1,6 +1,9 @@
 """The analyser against hand counts (shared/figures/unit_checks.md) and independent counters."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -190,3 +193,57 @@ def test_meta_analysis_allocates_no_weights():
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert a.totals["params"] > 340_000_000
     assert grown_mb < 300
+
+
+def test_analysis_imports_neither_dynamo_nor_sympy_and_leaves_torch_as_it_was():
+    """Both cost more than an analysis (archprof/_fast_meta.py); after one, torch works as before."""
+    code = textwrap.dedent("""
+        import sys
+        from archprof.analysis import analyze
+        from archprof._fast_meta import _guarded_functions
+        for name in ("efficientnet_b0", "swin_t", "tnt_ti", "vit_b_16", "googlenet", "alexnet_paper"):
+            analyze(name)
+        for module in ("torch._dynamo", "torch.fx.experimental.symbolic_shapes", "sympy"):
+            assert module not in sys.modules, f"an analysis imported {module}"
+        guarded = _guarded_functions()
+        assert len(guarded) > 100 and not any(hasattr(f, "__dynamo_disable") for f in guarded)
+        import torch
+        import torch.fx.experimental.symbolic_shapes as shapes
+        import sympy
+        assert hasattr(shapes, "ShapeEnv") and hasattr(sympy, "Symbol")
+        torch.relu(torch.empty(2, device="meta"))  # outside an analysis torch's own guard runs again
+        assert "torch._dynamo" in sys.modules
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+CONCRETE = [True, False, 0, 3, (2, 3), [2, 3], torch.Size([2, 3]), (), [1, (2, 3)]]
+
+
+def _outcome(fn, *args):
+    try:
+        value = fn(*args)
+        return "value", type(value), value
+    except Exception as exc:  # noqa: BLE001 - the stand-in must fail the same way
+        return "error", type(exc), None
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("name", ["expect_true", "guard_or_false", "guard_or_true", "guard_size_oblivious",
+                                  "statically_known_true", "guarding_hint_or_throw", "has_guarding_hint",
+                                  "is_nested_int", "sym_and", "sym_or", "sym_eq"])
+def test_symbolic_shapes_stand_in_answers_as_torch(name):
+    """The stand-in used during analyses gives torch's answers (or errors) for concrete values."""
+    import itertools
+
+    import torch.fx.experimental.symbolic_shapes as real
+
+    from archprof._fast_meta import _ConcreteShapes
+
+    ours, theirs = getattr(_ConcreteShapes, name), getattr(real, name)
+    for value in CONCRETE:
+        assert _outcome(ours, value) == _outcome(theirs, value), (name, value)
+    if name.startswith("sym_"):
+        for a, b in itertools.product(CONCRETE, repeat=2):
+            assert _outcome(ours, a, b) == _outcome(theirs, a, b), (name, a, b)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 import archprof
@@ -16,21 +15,15 @@ from conftest import ZOO, equivalence
 REFRESH = "archprof report --all --verify-stale"
 
 
-@pytest.fixture(scope="module")
-def rows():
-    out = []
+def test_the_whole_zoo_verifies_and_the_committed_table_is_current():
+    """One test, so the zoo's verification (equivalence proofs included) runs once per session."""
+    rows = []
     for name in ZOO:
-        out += [r.as_dict() for r in verify(archprof.load_spec(name), equivalence=lambda spec: equivalence(spec.name))]
-    return out
-
-
-def test_the_whole_zoo_verifies(rows):
+        rows += [r.as_dict() for r in verify(archprof.load_spec(name), equivalence=lambda spec: equivalence(spec.name))]
     failed = [f"{r['spec']} {r['check']}: {r['ours']} vs {r['paper']}" for r in rows if r["status"] == FAIL]
     assert not failed
     assert {r["spec"] for r in rows} == set(ZOO)
 
-
-def test_committed_verify_table_is_current(rows):
     committed = json.loads((Path(__file__).parent.parent / "reports" / "verify.json").read_text())["checks"]
 
     def key(r):  # the equivalence row's numbers depend on the machine's float rounding; its status does not

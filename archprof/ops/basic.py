@@ -136,7 +136,7 @@ class DropPath(_AnySize):
         return x
 
     def build(self, x: Shape):
-        from torchvision.ops import StochasticDepth  # the maintained implementation
+        from archprof.modules import StochasticDepth  # torchvision's, imported when training
 
         return StochasticDepth(self.p, self.mode)
 
