@@ -32,17 +32,19 @@ _CACHE = "__dynamo_disable"
 _SHAPES = "torch.fx.experimental.symbolic_shapes"
 
 
-def _guarded_functions() -> list:
+@functools.lru_cache(maxsize=1)
+def _guarded_functions() -> tuple:
+    """Every function torch wrapped in ``_disable_dynamo`` (they are made at import time)."""
     import torch._compile
 
     inner = [c for c in torch._compile._disable_dynamo.__code__.co_consts
              if getattr(c, "co_name", None) == "inner" and "fn" in getattr(c, "co_freevars", ())]
     if len(inner) != 1:  # torch changed the wrapper: fall back to its own behaviour
-        return []
+        return ()
     code = inner[0]
     slot = code.co_freevars.index("fn")
-    return [f.__closure__[slot].cell_contents for f in gc.get_referrers(code)
-            if getattr(f, "__code__", None) is code and f.__closure__]
+    return tuple(f.__closure__[slot].cell_contents for f in gc.get_referrers(code)
+                 if getattr(f, "__code__", None) is code and f.__closure__)
 
 
 @contextmanager
