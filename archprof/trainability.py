@@ -6,7 +6,8 @@ chance is 10%. The run uses the real training loop (:func:`archprof.train.train`
 
 Variants often shrink to the same network (ConvNeXt S/B/L/XL differ only in widths, which the
 check overrides): a run is keyed by the small network and its settings, and such variants share
-one run, reported as the same result with ``shared_with`` naming the first spec that ran it.
+one run (in one process), reported as the same result with ``shared_with`` naming the first spec
+that ran it.
 """
 from __future__ import annotations
 
@@ -101,3 +102,17 @@ def _train(small: Spec, plan, seed: int) -> Trainability:
     first, last = result.history[0], result.history[-1]
     return Trainability(t.data, config.epochs * config.steps_per_epoch, first.train_loss, last.train_loss,
                         result.best.val_acc, t.bar, seconds, setting or "as specified")
+
+
+def run_all(names: list[str]) -> dict[str, Trainability]:
+    """The checks of several bundled specs in this process, sharing runs between them."""
+    import archprof
+
+    return {name: run(archprof.load_spec(name)) for name in names}
+
+
+def one_thread() -> None:
+    """Process-pool initializer: one intra-op thread per process when checks run side by side."""
+    import torch
+
+    torch.set_num_threads(1)

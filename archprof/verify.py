@@ -128,4 +128,5 @@ def training_check(spec: Spec) -> Check:
     ok = result.passed
     return Check(spec.name, f"training ({result.data})", PASS if ok else FAIL,
                  f"held-out acc {result.accuracy:.1%}, loss {result.first_loss:.2f}→{result.last_loss:.2f}",
-                 f"≥ {result.bar:.0%}", "", f"{result.steps} steps, {result.seconds:.0f} s", result.setting)
+                 f"≥ {result.bar:.0%}", "", f"{result.steps} steps, {result.seconds:.0f} s",
+                 result.setting + (f"; the same network as {result.shared_with}" if result.shared_with else ""))

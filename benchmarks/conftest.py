@@ -9,9 +9,6 @@
     without a GPU;
 (d) ``test_bench_agreement.py`` — ``archprof bench`` images/s against a plain timing loop.
 
-The gates time things, so they always run in one process (the test suite's pytest-xdist
-workers are switched off here).
-
 Commands (from the repository root)::
 
     python -m pytest benchmarks -rfEs              # all gates
@@ -36,12 +33,6 @@ REFCLOCK = "archprof_refclock.now"
 
 if str(HERE) not in sys.path:   # helper modules next to this file (any --import-mode)
     sys.path.insert(0, str(HERE))
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config):
-    if getattr(config.option, "numprocesses", None):
-        config.option.numprocesses = 0  # timings need the machine to themselves
 
 
 def pytest_addoption(parser):

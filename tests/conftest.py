@@ -9,9 +9,7 @@ import pytest
 import archprof
 
 torch = pytest.importorskip("torch")
-# pytest-xdist runs the suite in several processes: share the cores between them
-_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _workers)))
+torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 ZOO = archprof.zoo_names()
 # The largest models are checked on the meta device where a real forward would only cost time.

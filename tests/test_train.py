@@ -143,32 +143,28 @@ def test_eval_reports_every_mismatching_tensor(tmp_path):
         evaluate(archprof.load_spec("lenet5"), path, "digits")
 
 
+@pytest.fixture(scope="module")
+def trainability_sweep():
+    """Every zoo spec's check, one family per task in a pool of processes (one per core, one thread
+    each: small models train faster that way), so that variants sharing a network share its run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from archprof.trainability import one_thread, run_all
+
+    families: dict[str, list[str]] = {}
+    for name in ZOO:
+        families.setdefault(archprof.load_spec(name).family or name, []).append(name)
+    groups = sorted(families.values(), key=len, reverse=True)  # the big families first
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=one_thread) as pool:
+        return {name: result for done in pool.map(run_all, groups) for name, result in done.items()}
+
+
 @pytest.mark.parametrize("name", ZOO)
-def test_every_spec_learns(name, tmp_path_factory):
-    """A small setting of each spec (its `trainability` section) learns the digits within a few hundred steps.
-
-    Variants that shrink to the same network (same `run_key`) share one run, across the pytest-xdist
-    workers too: the first to take the key's lock trains, the others read its result.
-    """
-    from dataclasses import asdict, replace
-
-    from filelock import FileLock
-
-    from archprof.trainability import Trainability, run, run_key
-
-    spec = archprof.load_spec(name)
-    shared = tmp_path_factory.getbasetemp().parent / "trainability"
-    shared.mkdir(exist_ok=True)
-    key = run_key(spec)
-    with FileLock(str(shared / f"{key}.lock")):
-        done = shared / f"{key}.json"
-        if done.exists():
-            first = json.loads(done.read_text())
-            ran = first.pop("spec")
-            result = replace(Trainability(**first), bar=spec.trainability.bar, shared_with=ran)
-        else:
-            result = run(spec)
-            done.write_text(json.dumps({**asdict(result), "spec": name}))
+def test_every_spec_learns(name, trainability_sweep):
+    """A small setting of each spec (its `trainability` section) learns the digits within a few hundred steps."""
+    result = trainability_sweep[name]
     assert result.last_loss < result.first_loss
     assert result.accuracy >= result.bar, result
 
