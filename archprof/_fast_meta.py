@@ -103,6 +103,16 @@ def _concrete(*values) -> bool:
     return all(type(v) in (bool, int) or (isinstance(v, (list, tuple)) and _concrete(*v)) for v in values)
 
 
+def _plain_or_real(name: str, *plain: type):
+    """A guard that returns a plain value (of exactly these types) as it is, as torch's does."""
+
+    def guard(a):
+        return a if type(a) in plain else getattr(_symbolic_shapes(), name)(a)
+
+    guard.__name__ = name
+    return staticmethod(guard)
+
+
 class _ConcreteShapes(_StandIn):
     """``symbolic_shapes`` for plain bools and ints: the same answers as torch's functions there."""
 
@@ -110,25 +120,11 @@ class _ConcreteShapes(_StandIn):
     def expect_true(a, skip: int = 0):
         return a if type(a) is bool else _symbolic_shapes().expect_true(a, skip + 1)
 
-    @staticmethod
-    def guard_or_false(a):
-        return a if type(a) is bool else _symbolic_shapes().guard_or_false(a)
-
-    @staticmethod
-    def guard_or_true(a):
-        return a if type(a) is bool else _symbolic_shapes().guard_or_true(a)
-
-    @staticmethod
-    def guard_size_oblivious(expr):
-        return expr if type(expr) is bool else _symbolic_shapes().guard_size_oblivious(expr)
-
-    @staticmethod
-    def statically_known_true(x):
-        return x if type(x) is bool else _symbolic_shapes().statically_known_true(x)
-
-    @staticmethod
-    def guarding_hint_or_throw(a):
-        return a if type(a) in (bool, int) else _symbolic_shapes().guarding_hint_or_throw(a)
+    guard_or_false = _plain_or_real("guard_or_false", bool)
+    guard_or_true = _plain_or_real("guard_or_true", bool)
+    guard_size_oblivious = _plain_or_real("guard_size_oblivious", bool)
+    statically_known_true = _plain_or_real("statically_known_true", bool)
+    guarding_hint_or_throw = _plain_or_real("guarding_hint_or_throw", bool, int)
 
     @staticmethod
     def has_guarding_hint(a):

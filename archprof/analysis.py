@@ -172,14 +172,13 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
     else:
         src = open_source(source)
     shape = tuple(input_shape or src.input_shape)
-    with plain_meta_kernels():  # the input-size probes of non-spec sources run meta forwards too
+    with plain_meta_kernels():  # everything below runs meta forwards (non-spec sources probe sizes too)
         con = input_constraints(src)
-    if src.plan is not None:
-        try:
-            propagate(src.plan.root, (shape,), memo={})
-        except ShapeError as exc:
-            raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {exc}; it takes {con.describe()}") from None
-    with plain_meta_kernels():
+        if src.plan is not None:
+            try:
+                propagate(src.plan.root, (shape,), memo={})
+            except ShapeError as exc:
+                raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {exc}; it takes {con.describe()}") from None
         model = build_on_meta(src).to(DTYPES[dtype]).eval()
         x = torch.empty(batch, *shape, device="meta", dtype=DTYPES[dtype])
         traced, saved = _run(model, x, src, shape, con)

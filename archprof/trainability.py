@@ -60,23 +60,17 @@ def network_key(plan, settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def run_key(spec: Spec, seed: int = 0) -> str:
-    """Equal for two specs exactly when their checks train the same network the same way."""
-    from archprof.plan import resolve
-
-    settings = spec.trainability.model_dump(exclude={"params", "input", "bar"})
-    return network_key(resolve(small_spec(spec)), {**settings, "seed": seed})
-
-
 def run(spec: Spec, seed: int = 0) -> Trainability:
     from archprof.plan import resolve
 
-    key = run_key(spec, seed)
+    small = small_spec(spec)
+    plan = resolve(small)
+    settings = spec.trainability.model_dump(exclude={"params", "input", "bar"})
+    key = network_key(plan, {**settings, "seed": seed})
     if key in _RUNS:
         first, result = _RUNS[key]
         return replace(result, bar=spec.trainability.bar, shared_with=first)
-    small = small_spec(spec)
-    result = _train(small, resolve(small), seed)
+    result = _train(small, plan, seed)
     _RUNS[key] = (spec.name, result)
     return result
 

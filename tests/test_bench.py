@@ -20,16 +20,6 @@ from archprof.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core runner two OpenMP threads that wait for each other at
-    every barrier make each step 2-10x slower whenever another job takes a core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def short_schedule(monkeypatch):
     """A short CPU schedule for tests about outputs rather than timings."""
