@@ -16,12 +16,16 @@ torch does and hands anything else (a ``SymInt``, any other name) to the real mo
 it then; so is ``sympy``, which kernels import for one ``isinstance`` check. On exit all of it
 is put back, so the rest of the process is unchanged. Together they cost
 more than the whole analysis of most models; no library avoids them, hence the lines here.
+
+:func:`flop_counter` imports ``torch.utils.flop_counter`` (the formula table) without triton,
+which it imports (a tenth of a second) only to recognise triton kernels.
 """
 from __future__ import annotations
 
 import functools
 import gc
 import importlib
+import logging
 import operator
 import sys
 import types
@@ -29,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _CACHE = "__dynamo_disable"
+_FLOP_COUNTER = "torch.utils.flop_counter"
 _SHAPES = "torch.fx.experimental.symbolic_shapes"
 
 
@@ -143,14 +148,12 @@ class _ConcreteShapes(_StandIn):
         return functools.reduce(operator.or_, others, x) if _concrete(x, *others) else _symbolic_shapes().sym_or(x, *others)
 
     @staticmethod
-    def sym_eq(x, y):
-        if not _concrete(x, y):
-            return _symbolic_shapes().sym_eq(x, y)
-        if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+    def sym_eq(x, y):  # torch's own recursion, with its leaves for plain ints
+        if isinstance(x, (tuple, list)) and isinstance(y, (list, tuple)):
             return len(x) == len(y) and functools.reduce(operator.and_, map(_ConcreteShapes.sym_eq, x, y), True)
-        if isinstance(x, int) and isinstance(y, int):
+        if type(x) in (bool, int) and type(y) in (bool, int):
             return x == y
-        raise AssertionError(f"unexpected sym_eq between {type(x)} {type(y)}")
+        return _symbolic_shapes().sym_eq(x, y)
 
 
 @contextmanager
@@ -177,3 +180,33 @@ def _stand_ins() -> Iterator[None]:
 def plain_meta_kernels() -> Iterator[None]:
     with _plain_guards(), _stand_ins():
         yield
+
+
+class _LazyTritonKernel(type):
+    def __instancecheck__(cls, obj) -> bool:
+        triton = sys.modules.get("triton.runtime.jit")  # no triton yet: no triton kernel either
+        return triton is not None and isinstance(obj, triton.JITFunction)
+
+
+class _TritonKernel(metaclass=_LazyTritonKernel):
+    """``flop_counter``'s name for triton's ``JITFunction``, resolved when it is asked about."""
+
+
+def flop_counter() -> types.ModuleType:
+    """``torch.utils.flop_counter``, imported without importing triton."""
+    if _FLOP_COUNTER in sys.modules or "triton" in sys.modules:
+        return importlib.import_module(_FLOP_COUNTER)
+    log = logging.getLogger(_FLOP_COUNTER)
+    was_disabled, log.disabled = log.disabled, True  # its "triton not found" warning would be wrong
+    sys.modules["triton"] = None  # makes ``from triton... import`` fail at once
+    try:
+        module = importlib.import_module(_FLOP_COUNTER)
+    except ImportError:  # a torch that needs triton here after all
+        module = None
+    finally:
+        del sys.modules["triton"]
+        log.disabled = was_disabled
+    if module is None:
+        return importlib.import_module(_FLOP_COUNTER)
+    module._JITFunction = _TritonKernel
+    return module

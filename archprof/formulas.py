@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
-from torch.utils.flop_counter import flop_registry
+
+from archprof._fast_meta import flop_counter
+
+flop_registry = flop_counter().flop_registry
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ constraints — on the meta device. A bare `import torch` process is measured as
     python benchmarks/peers.py resnet50 vgg16 convnext_large      # or --all
     python benchmarks/peers.py --all --repeat 3 -o reports/peers.md
 
-Wall time is the median of --repeat runs; peak RSS is the child's ru_maxrss. Run it on a quiet
+Wall time is the median of --repeat runs, after one untimed run of each command that fills the
+bytecode and file caches, as on an installed system (children run with bytecode caching on, even
+where the parent's environment turns it off); peak RSS is the child's ru_maxrss. Run it on a quiet
 machine: other load on the cores inflates every column.
 """
 from __future__ import annotations
@@ -49,18 +51,29 @@ PEERS = {
 }
 
 
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def measure(argv: list[str]) -> tuple[float, float, bool]:
     """Wall seconds, peak RSS in MiB, success of one child process."""
     began = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CHILD_ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     return time.perf_counter() - began, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status) == 0
 
 
-def median_run(argv: list[str], repeat: int) -> tuple[float, float, bool]:
-    runs = [measure(argv) for _ in range(repeat)]
-    ok = all(r[2] for r in runs)
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs), ok
+def interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, float, bool]]:
+    """Median wall seconds, peak RSS and success of each command. One untimed run of each fills
+    the bytecode and file caches; then the commands take turns, so a change in the machine's
+    load over time falls on all of them alike."""
+    for argv in commands.values():
+        measure(argv)
+    runs = {key: [] for key in commands}
+    for _ in range(repeat):
+        for key, argv in commands.items():
+            runs[key].append(measure(argv))
+    return {key: (statistics.median(r[0] for r in rs), max(r[1] for r in rs), all(r[2] for r in rs))
+            for key, rs in runs.items()}
 
 
 def main() -> None:
@@ -76,24 +89,26 @@ def main() -> None:
     names = archprof.zoo_names() if args.all else args.specs
     peers = [p for p in args.peers.split(",") if p]
     py = sys.executable
-    base_t, base_rss, _ = median_run([py, "-c", "import torch"], args.repeat)
-    lines = [f"Baseline `import torch`: {base_t:.2f} s, {base_rss:.0f} MiB peak RSS.", "",
-             "| spec | params | archprof s | archprof RSS / torch | " + " | ".join(f"{p} s" for p in peers) + " | fastest peer / archprof | peak RSS of peers (MiB) |",
-             "|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|---|"]
-    archprof_cli = [py, "-m", "archprof", "analyze"]
+    lines = ["Seconds are medians over the runs; `import torch` is a bare `python -c 'import torch'` "
+             "measured in the same rounds.", "",
+             "| spec | params | import torch s | archprof s | archprof RSS / torch | " + " | ".join(f"{p} s" for p in peers)
+             + " | fastest peer / archprof | peak RSS of peers (MiB) |",
+             "|---|---:|---:|---:|---:|" + "---:|" * len(peers) + "---:|---|"]
     for name in names:
-        params = archprof.analysis.analyze(name).totals["params"] if hasattr(archprof, "analysis") else None
-        ours_t, ours_rss, ok = median_run([*archprof_cli, name, "--format", "json"], args.repeat)
-        times, rsses = [], []
-        for peer in peers:
-            code = build_code(name) + PEERS[peer]
-            t, rss, peer_ok = median_run([py, "-c", code], args.repeat)
-            times.append(t if peer_ok else float("nan"))
-            rsses.append(f"{peer} {rss:.0f}" if peer_ok else f"{peer} failed")
+        params = archprof.analysis.analyze(name).totals["params"]
+        commands = {"torch": [py, "-c", "import torch"],
+                    "archprof": [py, "-m", "archprof", "analyze", name, "--format", "json"],
+                    **{peer: [py, "-c", build_code(name) + PEERS[peer]] for peer in peers}}
+        result = interleaved(commands, args.repeat)
+        base_t, base_rss, _ = result["torch"]
+        ours_t, ours_rss, ok = result["archprof"]
+        times = [result[p][0] if result[p][2] else float("nan") for p in peers]
+        rsses = [f"{p} {result[p][1]:.0f}" if result[p][2] else f"{p} failed" for p in peers]
         valid = [t for t in times if t == t]
         ratio = min(valid) / ours_t if valid else float("nan")
         cells = " | ".join("failed" if t != t else f"{t:.2f}" for t in times)
-        lines.append(f"| {name} | {params / 1e6:.1f} M | {ours_t:.2f}{'' if ok else ' (failed)'} | {ours_rss / base_rss:.2f} | {cells} | {ratio:.2f}x | {', '.join(rsses)} |")
+        lines.append(f"| {name} | {params / 1e6:.1f} M | {base_t:.2f} | {ours_t:.2f}{'' if ok else ' (failed)'} | "
+                     f"{ours_rss / base_rss:.2f} | {cells} | {ratio:.2f}x | {', '.join(rsses)} |")
         print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     if args.output:

@@ -195,15 +195,15 @@ def test_meta_analysis_allocates_no_weights():
     assert grown_mb < 300
 
 
-def test_analysis_imports_neither_dynamo_nor_sympy_and_leaves_torch_as_it_was():
-    """Both cost more than an analysis (archprof/_fast_meta.py); after one, torch works as before."""
+def test_analysis_imports_neither_dynamo_sympy_nor_triton_and_leaves_torch_as_it_was():
+    """They cost more than an analysis (archprof/_fast_meta.py); after one, torch works as before."""
     code = textwrap.dedent("""
         import sys
         from archprof.analysis import analyze
         from archprof._fast_meta import _guarded_functions
         for name in ("efficientnet_b0", "swin_t", "tnt_ti", "vit_b_16", "googlenet", "alexnet_paper"):
             analyze(name)
-        for module in ("torch._dynamo", "torch.fx.experimental.symbolic_shapes", "sympy"):
+        for module in ("torch._dynamo", "torch.fx.experimental.symbolic_shapes", "sympy", "triton"):
             assert module not in sys.modules, f"an analysis imported {module}"
         guarded = _guarded_functions()
         assert len(guarded) > 100 and not any(hasattr(f, "__dynamo_disable") for f in guarded)
@@ -213,6 +213,14 @@ def test_analysis_imports_neither_dynamo_nor_sympy_and_leaves_torch_as_it_was():
         assert hasattr(shapes, "ShapeEnv") and hasattr(sympy, "Symbol")
         torch.relu(torch.empty(2, device="meta"))  # outside an analysis torch's own guard runs again
         assert "torch._dynamo" in sys.modules
+        from torch.utils import flop_counter  # still tells triton kernels from anything else
+        assert not isinstance(torch.ops.aten.mm, flop_counter._JITFunction)
+        try:
+            from triton.runtime.jit import JITFunction
+        except ImportError:
+            pass
+        else:
+            assert isinstance(JITFunction.__new__(JITFunction), flop_counter._JITFunction)
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
