@@ -21,7 +21,7 @@ from archprof.errors import ArchprofError
 from archprof.plan import propagate
 from archprof.registry import ShapeError
 from archprof.sources import Source, open_source
-from archprof.trace import saved_for_backward_bytes, trace
+from archprof.trace import trace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -197,10 +197,10 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
 
 def _run(model: nn.Module, x: torch.Tensor, src: Source, shape: tuple, con):
     try:
-        traced = trace(model, x)
         # eval mode: the same saved tensors as training (to 0.1% on the zoo) without the slow
         # training-mode batch-norm decomposition on meta; only dropout masks are left out
-        return traced, saved_for_backward_bytes(model, x)
+        traced = trace(model, x)
+        return traced, traced.saved_bytes
     except ArchprofError:
         raise
     except Exception as exc:  # noqa: BLE001 - the forward pass rejected the input

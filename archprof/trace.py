@@ -9,6 +9,7 @@ the inference peak from real tensor lifetimes rather than a guess.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +70,8 @@ class _Storage:
         self.weights = weights  # storages of parameters and buffers: never activations
         self.refs: dict[int, int] = {}
         self.bytes: dict[int, int] = {}
+        self.serial: dict[int, int] = {}  # which storage lives at an address: addresses are reused
+        self.counter = itertools.count()
         self.live = 0
         self.peak = 0
 
@@ -80,12 +83,18 @@ class _Storage:
         new = 0
         if key not in self.refs:
             self.refs[key] = 0
+            self.serial[key] = next(self.counter)
             self.bytes[key] = new = t.untyped_storage().nbytes()
             self.live += new
             self.peak = max(self.peak, self.live)
         self.refs[key] += 1
         weakref.finalize(t, self._release, key)
         return new
+
+    def identity(self, t: torch.Tensor) -> tuple[int, int] | None:
+        """The storage of ``t`` for as long as it lives; None for weights."""
+        key = t.untyped_storage()._cdata
+        return None if key in self.weights else (key, self.serial.get(key, -1))
 
     def _release(self, key: int) -> None:
         self.refs[key] -= 1
@@ -206,35 +215,37 @@ class Trace:
     peak_activation_bytes: int
     input_bytes: int
     output_shape: tuple | None
+    saved_bytes: int  # activations autograd keeps for backward (weights excluded)
 
 
 def trace(model: nn.Module, x: torch.Tensor) -> Trace:
-    """Run ``model(x)`` under the tracer (``x`` on the meta device) with gradients off."""
+    """Run ``model(x)`` under the tracer (``x`` on the meta device).
+
+    Gradients are on, so autograd shows which tensors it would keep for backward; the pack hook
+    only notes their sizes and keeps nothing, so every tensor is freed when the forward drops it
+    and the inference peak stays that of a forward without autograd.
+    """
     tracer = Tracer(model)
     tracer.fields[x] = receptive.image_field(x.dim(), tuple(x.shape[-2:]) if x.dim() >= 2 else None)
     tracer.storage.track(x)
+    saved: dict[tuple[int, int], int] = {}
+
+    def pack(t: torch.Tensor) -> None:
+        identity = tracer.storage.identity(t)
+        if identity is not None:
+            saved.setdefault(identity, t.untyped_storage().nbytes())
+
     pre = nn.modules.module.register_module_forward_pre_hook(tracer.pre_hook)
     post = nn.modules.module.register_module_forward_hook(tracer.post_hook)
     try:
-        with torch.no_grad(), tracer:
-            out = model(x)
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, _no_backward), tracer:
+            out = model(x.requires_grad_(False))
     finally:
         pre.remove()
         post.remove()
-    return Trace(tracer.rows, dict(tracer.uncounted), tracer.storage.peak, x.numel() * x.element_size(), _shape(out))
+    return Trace(tracer.rows, dict(tracer.uncounted), tracer.storage.peak, x.numel() * x.element_size(), _shape(out),
+                 sum(saved.values()))
 
 
-def saved_for_backward_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Bytes of the tensors autograd keeps for backward (activations, not weights), on meta."""
-    weights = {p.untyped_storage()._cdata for p in model.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor):
-        key = t.untyped_storage()._cdata
-        if key not in weights and key not in seen:
-            seen[key] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x.requires_grad_(False))
-    return sum(seen.values())
+def _no_backward(_packed: None) -> torch.Tensor:
+    raise RuntimeError("an analysis trace keeps no tensors for backward")
