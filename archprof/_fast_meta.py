@@ -201,12 +201,11 @@ def flop_counter() -> types.ModuleType:
     sys.modules["triton"] = None  # makes ``from triton... import`` fail at once
     try:
         module = importlib.import_module(_FLOP_COUNTER)
+        module._JITFunction = _TritonKernel
+        return module
     except ImportError:  # a torch that needs triton here after all
-        module = None
+        pass
     finally:
         del sys.modules["triton"]
         log.disabled = was_disabled
-    if module is None:
-        return importlib.import_module(_FLOP_COUNTER)
-    module._JITFunction = _TritonKernel
-    return module
+    return importlib.import_module(_FLOP_COUNTER)

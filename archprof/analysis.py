@@ -21,7 +21,7 @@ from archprof.errors import ArchprofError
 from archprof.plan import propagate
 from archprof.registry import ShapeError
 from archprof.sources import Source, open_source
-from archprof.trace import trace
+from archprof.trace import Trace, trace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -181,7 +181,7 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
                 raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {exc}; it takes {con.describe()}") from None
         model = build_on_meta(src).to(DTYPES[dtype]).eval()
         x = torch.empty(batch, *shape, device="meta", dtype=DTYPES[dtype])
-        traced, saved = _run(model, x, src, shape, con)
+        traced = _trace(model, x, src, shape, con)
     records = _records(traced.rows)
     return Analysis(
         source=src.label,
@@ -189,18 +189,17 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
         batch=batch,
         dtype=dtype,
         records=records,
-        totals=_totals(model, records, traced, saved, DTYPES[dtype]),
+        totals=_totals(model, records, traced, DTYPES[dtype]),
         input_constraints=con.as_dict(),
         uncounted_ops=traced.uncounted,
     )
 
 
-def _run(model: nn.Module, x: torch.Tensor, src: Source, shape: tuple, con):
+def _trace(model: nn.Module, x: torch.Tensor, src: Source, shape: tuple, con) -> Trace:
     try:
         # eval mode: the same saved tensors as training (to 0.1% on the zoo) without the slow
         # training-mode batch-norm decomposition on meta; only dropout masks are left out
-        traced = trace(model, x)
-        return traced, traced.saved_bytes
+        return trace(model, x)
     except ArchprofError:
         raise
     except Exception as exc:  # noqa: BLE001 - the forward pass rejected the input
@@ -208,7 +207,7 @@ def _run(model: nn.Module, x: torch.Tensor, src: Source, shape: tuple, con):
         raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {first}; it takes {con.describe()}") from None
 
 
-def _totals(model: nn.Module, records: list[dict], traced, saved: int, dtype: torch.dtype) -> dict[str, Any]:
+def _totals(model: nn.Module, records: list[dict], traced: Trace, dtype: torch.dtype) -> dict[str, Any]:
     params = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     item = torch.empty((), dtype=dtype).element_size()
@@ -216,6 +215,7 @@ def _totals(model: nn.Module, records: list[dict], traced, saved: int, dtype: to
     grads = trainable * item
     spatial = [r for r in records if r["rf_size"] is not None and r["spatial"]]
     last = spatial[-1] if spatial else None
+    saved = traced.saved_bytes
     sgd = weights + grads + trainable * item + saved
     adamw = weights + grads + 2 * trainable * item + saved
     return {
