@@ -1,3 +1,3 @@
-from archprof.cli import main
+from archprof.cli_process import run
 
-main()
+run()

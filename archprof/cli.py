@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from archprof.cli_common import PARAM, _params, _shape, _spec_or_source, emit, fail, user_errors  # noqa: F401  (re-exported)
+from archprof.cli_process import one_shot
 
 
 class _Group(click.Group):
@@ -50,6 +51,7 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @user_errors
+@one_shot
 def analyze(source: str, params: tuple[str, ...], input_: str | None, batch: int, dtype: str, depth: int | None, fmt: str, output: Path | None) -> None:
     """Per-layer shapes, params, MACs/FLOPs, receptive fields, memory and input constraints.
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from archprof.cli_common import fail, user_errors
+from archprof.cli_process import one_shot
 
 
 def _progress(message: str) -> None:
@@ -90,6 +91,7 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, ve
 @click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @user_errors
+@one_shot
 def diff(a: str, b: str, depth: int | None, fmt: str, output: Path | None) -> None:
     """Two specs (or any two sources) side by side per stage: shapes, params, MACs, activations,
     receptive field, with B/A ratios. Example: archprof diff resnet50 convnext_tiny."""

@@ -85,12 +85,14 @@ def derive_by_forward(source, channels: int, declared: int) -> Constraints:
     import torch
 
     from archprof.analysis import build_on_meta
+    from archprof.meta_memo import MemoMode
 
     model = build_on_meta(source).eval()
+    memo = MemoMode()
 
     def probe(size: int) -> str | None:
         try:
-            with torch.no_grad():
+            with torch.no_grad(), memo:
                 model(torch.empty(1, channels, size, size, device="meta"))
             return None
         except Exception as exc:  # noqa: BLE001 - any failure means "not this size"

@@ -20,6 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.weak import WeakTensorKeyDictionary
 
 from archprof import formulas, receptive
+from archprof.meta_memo import MetaMemo
 
 #: Ops that only create a new view of existing data: they never make a row of their own.
 VIEWS = frozenset("""view _unsafe_view reshape _reshape_alias permute transpose t expand unsqueeze squeeze
@@ -112,8 +113,9 @@ class Tracer(TorchDispatchMode):
         # call imports torch._dynamo, which alone costs more than a whole analysis.
         return False
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, memo: bool = True):
         super().__init__()
+        self.run = MetaMemo() if memo else (lambda func, args, kwargs: func(*args, **kwargs))
         self.names = {}
         for name, module in model.named_modules(remove_duplicate=False):
             self.names.setdefault(module, name)
@@ -166,7 +168,7 @@ class Tracer(TorchDispatchMode):
     # -- ops ----------------------------------------------------------------------------------
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = self.run(func, args, kwargs)
         name = formulas.op_name(func)
         row, functional = self._row_for(name, args, out)
         cost = formulas.cost_of(name, args, kwargs, out)
@@ -218,14 +220,16 @@ class Trace:
     saved_bytes: int  # activations autograd keeps for backward (weights excluded)
 
 
-def trace(model: nn.Module, x: torch.Tensor) -> Trace:
+def trace(model: nn.Module, x: torch.Tensor, memo: bool = True) -> Trace:
     """Run ``model(x)`` under the tracer (``x`` on the meta device).
+
+    With ``memo`` each meta kernel runs once per distinct input (:mod:`archprof.meta_memo`).
 
     Gradients are on, so autograd shows which tensors it would keep for backward; the pack hook
     only notes their sizes and keeps nothing, so every tensor is freed when the forward drops it
     and the inference peak stays that of a forward without autograd.
     """
-    tracer = Tracer(model)
+    tracer = Tracer(model, memo)
     tracer.fields[x] = receptive.image_field(x.dim(), tuple(x.shape[-2:]) if x.dim() >= 2 else None)
     tracer.storage.track(x)
     saved: dict[tuple[int, int], int] = {}
