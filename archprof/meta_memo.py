@@ -53,7 +53,7 @@ def _recipe(out: Any, args: tuple, kwargs: dict):
     outs = (out,) if single else out
     if not isinstance(outs, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in outs):
         raise Uncacheable
-    inputs = {t.untyped_storage()._cdata for t in _flat_tensors((args, kwargs))}
+    inputs = {t.untyped_storage()._cdata for t in tensors_in((args, kwargs))}
     storages = set()
     recipe = []
     for t in outs:
@@ -68,13 +68,14 @@ def _recipe(out: Any, args: tuple, kwargs: dict):
     return single, type(outs), tuple(recipe)
 
 
-def _flat_tensors(value: Any) -> list[torch.Tensor]:
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """The tensors in a value, in lists, tuples and dicts as ops take and return them."""
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _flat_tensors(v)]
+        return [t for v in value for t in tensors_in(v)]
     if isinstance(value, dict):
-        return [t for v in value.values() for t in _flat_tensors(v)]
+        return [t for v in value.values() for t in tensors_in(v)]
     return []
 
 

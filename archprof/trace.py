@@ -21,6 +21,7 @@ from torch.utils.weak import WeakTensorKeyDictionary
 
 from archprof import formulas, receptive
 from archprof.meta_memo import MetaMemo
+from archprof.meta_memo import tensors_in as _tensors
 
 #: Ops that only create a new view of existing data: they never make a row of their own.
 VIEWS = frozenset("""view _unsafe_view reshape _reshape_alias permute transpose t expand unsqueeze squeeze
@@ -43,16 +44,6 @@ class Row:
     ops: dict = field(default_factory=dict)
     allocated: dict = field(default_factory=dict, repr=False)  # storage -> bytes allocated by this row
     notes: list = field(default_factory=list)
-
-
-def _tensors(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors(v)]
-    return []
 
 
 def _shape(value: Any) -> tuple | None:
