@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 
 
 def resolve(spec: "Spec | str", input_shape: tuple[int, ...] | None = None):
-    """The checked, unrolled plan of a spec (a :class:`archprof.plan.Plan`), without torch."""
-    from archprof.plan import resolve as _resolve
+    """The checked, unrolled plan of a spec (a :class:`archprof.spec.plan.Plan`), without torch."""
+    from archprof.spec.plan import resolve as _resolve
 
     return _resolve(spec if isinstance(spec, Spec) else load_spec(spec), input_shape)
 
@@ -28,6 +28,6 @@ def build(spec: "Spec | str", *, device: str | None = None, input_shape: tuple[i
 
     ``device='meta'`` builds the model without allocating its weights.
     """
-    from archprof.compiler import compile_plan
+    from archprof.spec.compiler import compile_plan
 
     return compile_plan(resolve(spec, input_shape), device)

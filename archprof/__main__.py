@@ -1,3 +1,3 @@
-from archprof.cli_process import run
+from archprof.cli import run
 
 run()

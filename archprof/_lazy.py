@@ -1,4 +1,4 @@
-"""Deferred imports, so that `archprof --help` and spec validation never import torch."""
+"""Deferred imports, so that `archprof --help`, spec validation and torch-free modules never import torch."""
 from __future__ import annotations
 
 import importlib
@@ -20,7 +20,7 @@ class LazyModule(ModuleType):
 
 torch = LazyModule("torch")
 nn = LazyModule("torch.nn")
-modules = LazyModule("archprof.modules")
+modules = LazyModule("archprof.spec.modules")
 
 
 def deferred_definitions(namespace: dict, names: tuple[str, ...]):
@@ -37,3 +37,19 @@ def deferred_definitions(namespace: dict, names: tuple[str, ...]):
         raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
 
     return module, getattr_
+
+
+def lazy_exports(package: str, exports: dict[str, str]):
+    """A PEP 562 ``__getattr__`` and ``__dir__`` for a package whose names live in submodules that
+    import torch: ``exports`` maps each name to its submodule, imported on first use, so that the
+    package's torch-free modules can be imported without torch."""
+
+    def getattr_(name: str):
+        if name in exports:
+            return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def dir_() -> list[str]:
+        return sorted(exports)
+
+    return getattr_, dir_

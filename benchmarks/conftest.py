@@ -1,4 +1,4 @@
-"""Regression gates, run by CI after the test suite:
+"""Regression gates, run by CI after the test suite, on the gate code archprof ships (:mod:`archprof.gate`):
 
 (a) ``test_snapshots.py`` — the analyser's per-layer output for every bundled spec, against the
     markdown baselines in ``baselines/``;
@@ -19,7 +19,6 @@ Commands (from the repository root)::
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,10 +28,8 @@ ROOT = HERE.parent
 SPEED_BASELINE = HERE / "speed" / "baseline.json"
 SPEED_RECORD = ROOT / ".benchmarks" / "analyzer_speed.json"
 COMPARE_FAIL = "median:100%"
-REFCLOCK = "archprof_refclock.now"
+REFCLOCK = "archprof.gate.refclock.now"
 
-if str(HERE) not in sys.path:   # helper modules next to this file (any --import-mode)
-    sys.path.insert(0, str(HERE))
 
 
 def pytest_addoption(parser):

@@ -3,7 +3,7 @@
 Timings are in *reference units*: before every timed round the reference workload (torchvision's
 ResNet-50 built on the meta device plus one ``FlopCounterMode`` forward: the plain-PyTorch way to
 count FLOPs) is timed, and the round is divided by the median of the last three reference times
-(``archprof_refclock``). Base and head are
+(``archprof.gate.refclock``). Base and head are
 thus measured in the same job, interleaved round by round, and the committed baseline
 (``speed/baseline.json``, pytest-benchmark's JSON) stays meaningful on another machine.
 conftest.py compares against it with ``--benchmark-compare-fail=median:100%``: the gate fails
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import archprof_refclock
+from archprof.gate import refclock
 
 SPEED_BASELINE = Path(__file__).resolve().parent / "speed" / "baseline.json"
 
@@ -64,12 +64,12 @@ def test_analyze_speed(benchmark, spec, request):
         start = time.perf_counter()
         reference()
         refs.append(time.perf_counter() - start)
-        archprof_refclock.set_unit(statistics.median(refs[-3:]))   # smooths the reference's own noise
+        refclock.set_unit(statistics.median(refs[-3:]))   # smooths the reference's own noise
 
     try:
         result = benchmark.pedantic(analyze, args=(spec,), setup=setup, rounds=ROUNDS, warmup_rounds=1)
     finally:
-        archprof_refclock.set_unit(1.0)
+        refclock.set_unit(1.0)
     assert result.totals["macs"] > 0
     units = [statistics.median(refs[max(0, i - 2):i + 1]) for i in range(len(refs))][1:]  # [0] was the warm-up round's
     benchmark.extra_info["reference_seconds"] = refs[1:]

@@ -54,7 +54,7 @@ def test_bench_json_agrees_with_a_plain_timing_loop(monkeypatch):
     schedule to 1 warm-up + 3 timed steps, so that many short rounds average out the noise.
     Both run on one intra-op thread (the autouse fixture above).
     """
-    from archprof import bench
+    from archprof.bench import options, runner
 
     torch.manual_seed(0)
     model = archprof.build("resnet18").eval()
@@ -79,7 +79,7 @@ def test_bench_json_agrees_with_a_plain_timing_loop(monkeypatch):
 
     measured = [run["images_per_s"]]
     plain.append(4 / statistics.median(_plain_steps(model, x, 3)))
-    monkeypatch.setattr(bench, "CPU_SCHEDULE", bench.Schedule(warmup_steps=1, warmup_s=0.0, min_steps=3, min_s=0.0, max_steps=3))
+    monkeypatch.setattr(runner, "CPU_SCHEDULE", options.Schedule(warmup_steps=1, warmup_s=0.0, min_steps=3, min_s=0.0, max_steps=3))
 
     def ratio() -> float:
         return statistics.median(measured) / statistics.median(plain)

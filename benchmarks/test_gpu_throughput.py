@@ -12,9 +12,7 @@ Record or refresh the baselines on the GPU machine::
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,9 +20,9 @@ import pytest
 import torch
 
 from archprof.files import write_text_atomic
+from archprof.gate.speed import ENV_KEYS, environment_key
 
 TOLERANCE = 0.10   # fail when the median images/s falls more than 10% below the baseline
-ENV_KEYS = ("device", "compute_capability", "driver", "cuda", "cudnn", "torch")
 CASES = [
     ("resnet50", {"precision": "bf16", "channels_last": True, "batch_size": 256, "mode": "infer"}),
     ("resnet50", {"precision": "bf16", "channels_last": True, "batch_size": 256, "mode": "train"}),
@@ -33,13 +31,6 @@ CASES = [
     ("vit_b_16", {"precision": "bf16", "batch_size": 256, "mode": "infer"}),
     ("efficientnet_b0", {"precision": "bf16", "channels_last": True, "batch_size": 256, "mode": "train"}),
 ]
-
-
-def environment_key(fp: dict) -> str:
-    env = {k: fp.get(k) for k in ENV_KEYS}
-    digest = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:10]
-    slug = re.sub(r"[^a-z0-9]+", "-", str(fp.get("device", "gpu")).lower()).strip("-")
-    return f"{slug}-{digest}"
 
 
 def case_key(spec: str, fp: dict, run: dict) -> str:

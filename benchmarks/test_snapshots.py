@@ -1,7 +1,9 @@
 """Gate (a): the analyser's totals and per-layer figures for every bundled spec, against the
 reviewable markdown baselines in ``benchmarks/baselines/``.
 
-Any change fails with a per-layer diff. After an intended change::
+This is the gate archprof ships for its users (:mod:`archprof.gate`, the same files and diffs as
+``archprof gate``), run over the zoo. Any change fails with a per-layer diff. After an intended
+change::
 
     python -m pytest benchmarks --bless
 """
@@ -12,8 +14,9 @@ from pathlib import Path
 import pytest
 
 import archprof
-from archprof.files import write_text_atomic
-from snapshot_gate import BLESS_COMMAND, baseline_path, diff, parse, render, take
+from archprof.gate.check import GateOptions, run_gate
+
+BLESS_COMMAND = "python -m pytest benchmarks --bless"
 
 
 def _specs(config) -> list[str]:
@@ -31,22 +34,10 @@ def pytest_generate_tests(metafunc):
 
 
 def test_snapshot(spec: str, snapshot_dir: Path, bless: bool):
-    name = _label(spec)
-    path = baseline_path(snapshot_dir, name)
-    snap = take(spec, name)
-    text = render(snap)
-    if bless:
-        snapshot_dir.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text() != text:
-            write_text_atomic(path, text)
-        return
-    if not path.exists():
-        pytest.fail(f"{name}: no snapshot baseline at {path}; record it with: {BLESS_COMMAND}", pytrace=False)
-    changes = diff(parse(path.read_text(), name), snap)
-    if changes:
-        pytest.fail(f"{name}: the analysis differs from {path}\n" + "\n".join(changes)
-                    + f"\nIf the change is intended, re-bless with: {BLESS_COMMAND}", pytrace=False)
-    assert path.read_text() == text, f"{path}: same figures but different formatting; re-bless with: {BLESS_COMMAND}"
+    result = run_gate(spec, GateOptions(snapshot_dir, bless=bless), name=_label(spec), bless_hint=BLESS_COMMAND)
+    failures = result.failures()
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)
 
 
 def test_no_stale_baselines(request, snapshot_dir: Path, bless: bool):

@@ -8,6 +8,8 @@ import pytest
 
 import archprof
 
+pytest_plugins = ["pytester"]
+
 torch = pytest.importorskip("torch")
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
@@ -24,6 +26,6 @@ def specs():
 @functools.lru_cache(maxsize=None)
 def equivalence(name: str):
     """The equivalence proof of a zoo spec, run once per test session (it is the slow part)."""
-    from archprof.equivalence import check
+    from archprof.verify.equivalence import check
 
     return check(archprof.load_spec(name))

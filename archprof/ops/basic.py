@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from archprof._lazy import modules, nn
-from archprof.registry import Op, PositiveInt, Probability, Shape, ShapeError, register
+from archprof.spec.registry import Op, PositiveInt, Probability, Shape, ShapeError, register
 
 
 class _AnySize(Op):
@@ -136,7 +136,7 @@ class DropPath(_AnySize):
         return x
 
     def build(self, x: Shape):
-        from archprof.modules import StochasticDepth  # torchvision's, imported when training
+        from archprof.spec.modules import StochasticDepth  # torchvision's, imported when training
 
         return StochasticDepth(self.p, self.mode)
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from archprof._lazy import modules, nn
-from archprof.registry import NonNegInt, Op, Pad2, PositiveInt, Shape, ShapeError, Size2, pair, register
+from archprof.spec.registry import NonNegInt, Op, Pad2, PositiveInt, Shape, ShapeError, Size2, pair, register
 
 
 def _image(x: Shape, kind: str) -> Shape:

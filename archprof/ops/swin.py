@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from archprof._lazy import deferred_definitions
-from archprof.registry import Op, Pad2, PositiveInt, Probability, Shape, ShapeError, Size2, pair, register
+from archprof.spec.registry import Op, Pad2, PositiveInt, Probability, Shape, ShapeError, Size2, pair, register
 
 
 def _map(x: Shape, kind: str) -> Shape:

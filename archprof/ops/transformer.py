@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from archprof._lazy import deferred_definitions
-from archprof.registry import NonNegInt, Op, PositiveInt, Shape, ShapeError, register
+from archprof.spec.registry import NonNegInt, Op, PositiveInt, Shape, ShapeError, register
 
 
 def _tokens(x: Shape, kind: str, exact: bool = False) -> Shape:

@@ -1,0 +1,97 @@
+"""The result of an analysis: one record per layer, totals and input constraints; pandas views on demand.
+
+No torch here, so results can be rendered, rolled up and serialised without it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+SCHEMA_VERSION = 1
+COLUMNS = ["name", "type", "input_shape", "output_shape", "params", "trainable_params", "macs", "flops",
+           "activation_bytes", "spatial", "rf_size", "rf_jump", "receptive_field", "notes"]
+
+
+@dataclass
+class Analysis:
+    source: str
+    input_shape: tuple[int, ...]
+    batch: int
+    dtype: str
+    records: list[dict[str, Any]]  # one per row; `layers` is the same as a DataFrame
+    totals: dict[str, Any]
+    input_constraints: dict[str, Any]
+    uncounted_ops: dict[str, int] = field(default_factory=dict)
+
+    @cached_property
+    def layers(self) -> "pd.DataFrame":
+        """One row per leaf module or functional op (pandas is imported on first use only)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.records, columns=COLUMNS)
+
+    def rollup(self, depth: int) -> "pd.DataFrame":
+        """Rows grouped by the first ``depth`` components of their names (stages, blocks)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(rollup(self.records, depth), columns=COLUMNS)
+
+    def rows(self, depth: int | None = None) -> list[dict[str, Any]]:
+        return self.records if depth is None else rollup(self.records, depth)
+
+    def to_dict(self, depth: int | None = None) -> dict[str, Any]:
+        records = self.rows(depth)
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "source": self.source,
+            "input_shape": list(self.input_shape),
+            "batch": self.batch,
+            "dtype": self.dtype,
+            "totals": self.totals,
+            "input_constraints": self.input_constraints,
+            "layers": [_json_row(r) for r in records],
+            "uncounted_ops": self.uncounted_ops,
+        }
+
+
+def _json_row(row: dict) -> dict:
+    out = {}
+    for key, value in row.items():
+        if key in ("rf_size", "rf_jump", "spatial"):
+            continue
+        if isinstance(value, tuple):
+            value = _listify(value)
+        out[key] = value
+    size, jump = row.get("rf_size"), row.get("rf_jump")
+    out["receptive_field"] = (
+        {"size": list(size), "jump": list(jump)} if isinstance(size, tuple) else (None if row["receptive_field"] == "global" else row["receptive_field"])
+    )
+    return out
+
+
+def _listify(value: Any) -> Any:
+    return [_listify(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def rollup(records: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
+    """Consecutive rows that share their first ``depth`` name parts become one row."""
+    groups: list[dict] = []
+    for row in records:
+        key = ".".join(str(row["name"]).split(".")[:depth])
+        if groups and groups[-1]["name"] == key:
+            g = groups[-1]
+            for col in ("params", "trainable_params", "macs", "flops", "activation_bytes"):
+                g[col] += row[col]
+            g["output_shape"], g["rf_size"], g["rf_jump"] = row["output_shape"], row["rf_size"], row["rf_jump"]
+            g["spatial"] = row["spatial"]
+            g["receptive_field"] = row["receptive_field"]
+            g["type"] = "group" if g["type"] != row["type"] else g["type"]
+            g["notes"] = "; ".join(n for n in dict.fromkeys((g["notes"] + "; " + row["notes"]).split("; ")) if n)
+        else:
+            groups.append({**row, "name": key})
+    return groups

@@ -1,0 +1,37 @@
+"""``archprof analyze``: the per-layer analysis of any source."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from archprof.cli.common import PARAM, emit, parse_params, parse_shape, spec_or_source, user_errors
+from archprof.cli.process import one_shot
+
+
+@click.command()
+@click.argument("source")
+@PARAM
+@click.option("--input", "input_", metavar="CxHxW", help="Input size without batch (default: the source's own).")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
+@click.option("--depth", type=click.IntRange(min=1), help="Roll layers up to this many name levels (stages, blocks).")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@user_errors
+@one_shot
+def analyze(source: str, params: tuple[str, ...], input_: str | None, batch: int, dtype: str, depth: int | None, fmt: str, output: Path | None) -> None:
+    """Per-layer shapes, params, MACs/FLOPs, receptive fields, memory and input constraints.
+
+    SOURCE is a spec file, a bundled spec name (archprof zoo), torchvision:NAME, timm:NAME, or
+    path/to/file.py:ClassOrFactory (which imports and runs that file). Nothing is allocated: the
+    model is analysed on PyTorch's meta device.
+    """
+    from archprof.analysis import analyze as run
+    from archprof.analysis.render import render
+
+    result = run(spec_or_source(source, parse_params(params)), input_shape=parse_shape(input_), batch=batch, dtype=dtype)
+    emit(render(result, fmt, depth), output)
+
+
+COMMANDS = [analyze]

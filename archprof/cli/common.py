@@ -1,0 +1,81 @@
+"""What every archprof command shares: the one way to report a user mistake, option parsing,
+and writing output. Imports nothing heavy, so `archprof --help` stays instant."""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from archprof.errors import EXIT_USER_ERROR, ArchprofError
+
+
+def fail(message: str) -> NoReturn:
+    """The single way a command reports a user mistake: one line on stderr, exit code 2."""
+    click.echo(f"archprof: error: {' '.join(str(message).split())}", err=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def user_errors(command):
+    """Turn ArchprofError (and the OS errors users cause) into :func:`fail`."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ArchprofError as exc:
+            fail(str(exc))
+        except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError) as exc:
+            fail(f"{exc.filename}: {exc.strerror}")
+
+    return wrapper
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(d) for d in text.lower().replace("×", "x").split("x"))
+    except ValueError:
+        dims = ()
+    if not dims or any(d <= 0 for d in dims):
+        raise ArchprofError(f"--input must look like 3x224x224, got '{text}'")
+    return dims
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict:
+    """--param KEY=VALUE pairs; values are parsed as YAML (numbers, lists, booleans)."""
+    from archprof.spec.yamlsrc import load_text
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ArchprofError(f"--param must look like KEY=VALUE, got '{pair}'")
+        out[key.strip()] = load_text(value, f"--param {key.strip()}")
+    return out
+
+
+def spec_or_source(source: str, params: dict):
+    """A spec with --param overrides, or the source string for non-spec sources."""
+    if not params:
+        return source
+    from archprof import load_spec
+
+    return load_spec(source, params=params)
+
+
+PARAM = click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Override a spec parameter (repeatable).")
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Data to stdout, or atomically to a file (a killed run never leaves half a file)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from archprof.files import write_text_atomic
+
+    write_text_atomic(output, text)
+    click.echo(f"wrote {output}", err=True)

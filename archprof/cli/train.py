@@ -1,0 +1,80 @@
+"""``archprof train`` and ``archprof eval``: reference training and evaluation of a spec."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from archprof.cli.common import PARAM, parse_params, parse_shape, user_errors
+
+
+@click.command()
+@click.argument("spec")
+@PARAM
+@click.option("--data", required=True, help="mnist5k, digits, cifar10:PATH or imagefolder:PATH")
+@click.option("--epochs", type=click.IntRange(min=1))
+@click.option("--batch-size", type=click.IntRange(min=1))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True))
+@click.option("--optimizer", type=click.Choice(["sgd", "adamw"]))
+@click.option("--recipe", type=click.Choice(["fast", "paper"]), default="fast", show_default=True,
+              help="Settings from the spec's recipe section: 'paper' (the paper's optimizer, schedule and "
+                   "augmentation) or 'fast' (a short CPU-friendly run). Options given here override them.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
+@click.option("--input", "input_", metavar="CxHxW", help="Train at this input size (images are resized to it).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints and curves (default runs/SPEC).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors.")
+@user_errors
+def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recipe: str, device: str, input_, seed: int, out: Path | None, resume: bool) -> None:
+    """Train a spec; one checkpoint per epoch, written atomically, plus the best one.
+
+    Runs under torchrun too: torchrun --nproc-per-node 2 -m archprof train ... (DDP).
+    """
+    import json
+
+    from archprof import load_spec
+    from archprof.train import TrainConfig
+    from archprof.train import train as run
+
+    loaded = load_spec(spec, params=parse_params(params))
+    config = TrainConfig.from_recipe((loaded.recipe or {}).get(recipe), epochs=epochs, batch_size=batch_size,
+                                     lr=lr, optimizer=optimizer, device=device, seed=seed)
+    result = run(loaded, data, config, out or Path("runs") / loaded.name, resume=resume, input_shape=parse_shape(input_))
+    final = result.final
+    click.echo(json.dumps({"spec": loaded.name, "data": data, "epochs": final.epoch, "val_acc": final.val_acc,
+                           "best_val_acc": result.best.val_acc, "out": str(result.out)}, indent=2))
+
+
+@click.command("eval")
+@click.argument("spec")
+@PARAM
+@click.option("--weights", required=True, type=click.Path(path_type=Path), help="safetensors checkpoint or a weights-only state_dict")
+@click.option("--data", required=True, help="mnist5k, digits, cifar10:PATH or imagefolder:PATH")
+@click.option("--ten-crop", is_flag=True, help="Average ten crops per image (AlexNet paper).")
+@click.option("--tsne", is_flag=True, help="Also plot a t-SNE map of the penultimate features.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the confusion matrix (and t-SNE) PNG.")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@user_errors
+def evaluate(spec: str, params, weights: Path, data: str, ten_crop: bool, tsne: bool, out: Path | None, fmt: str) -> None:
+    """Top-1/top-5, macro precision/recall/F1, per-class table and confusion matrix."""
+    import json
+
+    import pandas as pd
+
+    from archprof import load_spec
+    from archprof.text import render_frame
+    from archprof.train.evaluate import evaluate as run
+
+    result = run(load_spec(spec, params=parse_params(params)), weights, data, ten_crop=ten_crop, out=out, tsne=tsne)
+    if fmt == "json":
+        click.echo(json.dumps({**result.summary(), "per_class": result.per_class, "confusion": result.confusion}, indent=2))
+        return
+    summary = pd.DataFrame([{k: (f"{v:.2%}" if isinstance(v, float) else v) for k, v in result.summary().items()}])
+    per_class = pd.DataFrame(result.per_class)
+    for col in ("precision", "recall", "f1"):
+        per_class[col] = per_class[col].map(lambda v: f"{v:.2%}")
+    click.echo(render_frame(summary, fmt, title="evaluation"), nl=False)
+    click.echo(render_frame(per_class, fmt, title="per class", right=("precision", "recall", "f1", "support")), nl=False)
+
+
+COMMANDS = [train, evaluate]
