@@ -26,7 +26,8 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 def _rf_text(state: Any) -> str:
     if isinstance(state, receptive.Field):
         (h, w), (jh, jw) = state.size, state.jump
-        return f"{h}x{w} /{jh}" if (h, jh) == (w, jw) else f"{h}x{w} /{jh}x{jw}"
+        text = f"{h}x{w} /{jh}" if (h, jh) == (w, jw) else f"{h}x{w} /{jh}x{jw}"
+        return text + (" +gate" if state.gated else "")
     return state or ""
 
 
@@ -47,6 +48,7 @@ def _records(rows) -> list[dict[str, Any]]:
             "spatial": isinstance(rf, receptive.Field) and rf.dims[0] != rf.dims[1],
             "rf_size": rf.size if isinstance(rf, receptive.Field) else None,
             "rf_jump": rf.jump if isinstance(rf, receptive.Field) else None,
+            "rf_gated": isinstance(rf, receptive.Field) and rf.gated,
             "receptive_field": _rf_text(rf),
             "notes": "; ".join(r.notes),
         })
@@ -121,5 +123,6 @@ def _totals(model: nn.Module, records: list[dict], traced: Trace, dtype: torch.d
         "train_memory_sgd_bytes": sgd,
         "train_memory_adamw_bytes": adamw,
         "train_memory_bytes": adamw,
-        "receptive_field": {"layer": last["name"], "size": list(last["rf_size"]), "jump": list(last["rf_jump"])} if last else None,
+        "receptive_field": {"layer": last["name"], "size": list(last["rf_size"]), "jump": list(last["rf_jump"]),
+                            "gated": last["rf_gated"]} if last else None,
     }

@@ -59,6 +59,10 @@ PER_OUTPUT = {
     "_log_softmax": 5,
     "bernoulli": 1,
     "native_dropout": 2,
+    "upsample_bilinear2d": 7,   # 4 taps: 4 multiplies, 3 adds
+    "_upsample_bilinear2d_aa": 7,
+    "upsample_bicubic2d": 31,   # 16 taps: 16 multiplies, 15 adds
+    "_upsample_bicubic2d_aa": 31,
 }
 
 #: FLOPs per *input* element of reductions.
@@ -73,7 +77,8 @@ FREE = frozenset("""
     constant_pad_nd fill_ zero_ lift_fresh index_select index gather unfold im2col col2im arange lift_fresh_copy
     _local_scalar_dense scalar_tensor repeat tile narrow movedim diagonal flip expand_as view_as unflatten
     slice_scatter select_scatter masked_select nonzero topk sort detach_ resize_ set_ clone_ rand randn rand_like
-    randn_like uniform_ normal_ bernoulli_ _unsafe_index
+    randn_like uniform_ normal_ bernoulli_ _unsafe_index reflection_pad2d replication_pad2d upsample_nearest2d
+    _upsample_nearest_exact2d
 """.split())
 
 

@@ -7,7 +7,9 @@ positions). Ops combine the fields of their inputs, so branches (Inception, resi
 give the maximum over all paths. ``GLOBAL`` means every output sees the whole input (global
 pooling, a linear layer over flattened positions, attention over all tokens, an SE gate);
 ``UNKNOWN`` means an op reshaped the image axes in a way this module does not model (windowed
-attention, for instance) — reported as such rather than guessed.
+attention, for instance) — reported as such rather than guessed. A global value broadcast over the
+image axes into an element-wise op (a squeeze-and-excitation gate scaling the feature map) does not
+make the map global: the field stays that of the convolutional path and is marked ``gated``.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class Field:
     size: tuple[int, int]      # receptive-field size in input pixels
     jump: tuple[int, int]      # input pixels between neighbouring positions
     extent: tuple[int, int] | None = None  # positions along H and W, to find them again after a merge
+    gated: bool = False        # a global gate (squeeze-and-excitation) scaled this path: global context on top
 
 
 GLOBAL = "global"
@@ -45,7 +48,7 @@ def _window(field: Field, kernel, stride, dilation) -> Field:
     k, s, d = (_pair(v) for v in (kernel, stride or kernel, dilation))
     size = tuple(field.size[a] + (k[a] - 1) * d[a] * field.jump[a] for a in range(2))
     jump = tuple(field.jump[a] * s[a] for a in range(2))
-    return Field(field.dims, size, jump)
+    return Field(field.dims, size, jump, gated=field.gated)
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -54,11 +57,17 @@ def _pair(v: Any) -> tuple[int, int]:
     return (int(v), int(v))
 
 
-def combine(states: list[State], out_ndim: int, in_ndims: list[int]) -> State:
-    """Element-wise ops: the max over inputs, dims aligned by broadcasting from the right."""
-    fields = [(s, n) for s, n in zip(states, in_ndims) if s is not None]
+def combine(states: list[State], out_ndim: int, in_ndims: list[int], gates: list[bool] | None = None) -> State:
+    """Element-wise ops: the max over inputs, dims aligned by broadcasting from the right.
+
+    ``gates[i]`` says input ``i`` is broadcast over the image axes (one value per channel): a global
+    such input marks the others' field as gated instead of making it global.
+    """
+    gates = gates or [False] * len(states)
+    fields = [(s, n) for s, n, g in zip(states, in_ndims, gates) if s is not None and not (s == GLOBAL and g)]
+    gated = len(fields) < sum(s is not None for s in states)
     if not fields:
-        return None
+        return GLOBAL if gated else None
     if any(s == UNKNOWN for s, _ in fields):
         return UNKNOWN
     if any(s == GLOBAL for s, _ in fields):
@@ -71,7 +80,7 @@ def combine(states: list[State], out_ndim: int, in_ndims: list[int]) -> State:
             return UNKNOWN
         size = [max(a, b) for a, b in zip(size, f.size)]
         jump = [max(a, b) for a, b in zip(jump, f.jump)]
-    return Field(dims, tuple(size), tuple(jump), first.extent)
+    return Field(dims, tuple(size), tuple(jump), first.extent, gated or any(f.gated for f, _ in fields))
 
 
 def _remap(state: State, mapping: dict[int, int | None]) -> State:
@@ -134,7 +143,7 @@ def propagate(name: str, args: tuple, kwargs: dict, out: Any, state_of) -> State
     if rule is not None:
         state = rule(args, kwargs, first, x, s, states, tensors)
     elif first.dim() >= max(t.dim() for t in tensors) and all(_broadcastable(t.shape, first.shape) for t in tensors):
-        state = combine(states, first.dim(), [t.dim() for t in tensors])
+        state = combine(states, first.dim(), [t.dim() for t in tensors], _gates(states, tensors, first))
     else:
         state = GLOBAL if all(st in (None, GLOBAL) for st in states) else UNKNOWN
     return _with_extent(state, first)
@@ -145,6 +154,20 @@ def _with_extent(state: State, out: torch.Tensor) -> State:
     if isinstance(state, Field) and state.dims[0] != state.dims[1] and max(state.dims) < out.dim():
         return replace(state, extent=(int(out.shape[state.dims[0]]), int(out.shape[state.dims[1]])))
     return state
+
+
+def _gates(states: list[State], tensors: list[torch.Tensor], out: torch.Tensor) -> list[bool]:
+    """Which inputs hold one value per channel, broadcast over the image axes of the others' field."""
+    field = next((s for s in states if isinstance(s, Field)), None)
+    if field is None:
+        return [False] * len(tensors)
+    ndim = next(t.dim() for s, t in zip(states, tensors) if s is field)
+    image = [d + out.dim() - ndim for d in field.dims]   # the image dims, in the output's numbering
+    gates = []
+    for t in tensors:
+        own = [d - (out.dim() - t.dim()) for d in image]
+        gates.append(all(d < 0 or t.shape[d] == 1 for d in own) and out.shape[image[0]] * out.shape[image[1]] > 1)
+    return gates
 
 
 def _broadcastable(small, big) -> bool:
@@ -271,7 +294,39 @@ def _select(args, kwargs, out, x, s, states, tensors):
 
 
 def _slice(args, kwargs, out, x, s, states, tensors):
-    return s
+    """Every ``step``-th position of an image axis: neighbours are ``step`` times further apart."""
+    d = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % x.dim()
+    step = args[4] if len(args) > 4 else kwargs.get("step", 1)
+    if not isinstance(s, Field) or d not in s.dims or step == 1:
+        return s
+    if s.dims[0] == s.dims[1]:
+        return UNKNOWN   # a step over merged (H·W) positions
+    axis = s.dims.index(d)
+    jump = list(s.jump)
+    jump[axis] *= step
+    return replace(s, jump=tuple(jump))
+
+
+#: Input positions one output position reads along each axis, by interpolation.
+_TAPS = {"upsample_nearest2d": 1, "_upsample_nearest_exact2d": 1, "upsample_bilinear2d": 2, "_upsample_bilinear2d_aa": 2,
+         "upsample_bicubic2d": 4, "_upsample_bicubic2d_aa": 4}
+
+
+def _upsample(name: str):
+    def rule(args, kwargs, out, x, s, states, tensors):
+        """An integer upscaling divides the jump; interpolation widens the window by its taps."""
+        if not isinstance(s, Field) or s.dims != (x.dim() - 2, x.dim() - 1):
+            return s if s in (GLOBAL, UNKNOWN, None) else UNKNOWN
+        size, jump = list(s.size), list(s.jump)
+        for axis in range(2):
+            n_in, n_out = x.shape[s.dims[axis]], out.shape[s.dims[axis]]
+            if n_out % n_in or jump[axis] % (n_out // n_in):
+                return UNKNOWN   # a fractional jump: not modelled
+            size[axis] += (_TAPS[name] - 1) * jump[axis]
+            jump[axis] //= n_out // n_in
+        return replace(s, size=tuple(size), jump=tuple(jump), extent=None)
+
+    return rule
 
 
 def _cat(args, kwargs, out, x, s, states, tensors):
@@ -306,7 +361,8 @@ _RULES = {
     "mean": _reduce, "sum": _reduce, "amax": _reduce, "amin": _reduce, "var": _reduce, "std": _reduce, "max": _reduce,
     "_softmax": _softmax, "_safe_softmax": _softmax, "_log_softmax": _softmax,
     "native_layer_norm": _layer_norm,
-    "constant_pad_nd": _first, "roll": _first,
+    "constant_pad_nd": _first, "roll": _first, "reflection_pad2d": _first, "replication_pad2d": _first,
+    **{name: _upsample(name) for name in _TAPS},
     "native_batch_norm": _first, "_native_batch_norm_legit_no_training": _first, "_native_batch_norm_legit": _first,
     "view": _view, "_unsafe_view": _view, "reshape": _view, "_reshape_alias": _view, "flatten": _view,
     "permute": _permute, "transpose": _transpose, "t": _transpose,

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 
-from archprof.analysis.result import COLUMNS, Analysis
+from archprof.analysis.result import COLUMNS, Analysis, receptive_field_text
 from archprof.text import human, markdown_table, rich_rows, shape_text
 
 NUMERIC = ("params", "MACs", "FLOPs", "activations")
@@ -23,8 +23,7 @@ def display_rows(records: list[dict]) -> list[list[str]]:
 
 def totals_lines(a: Analysis) -> list[str]:
     t = a.totals
-    rf = t["receptive_field"]
-    rf_text = f"{rf['size'][0]}x{rf['size'][1]} (jump {rf['jump'][0]}) at {rf['layer']}" if rf else "none"
+    rf_text = receptive_field_text(t["receptive_field"])
     uncounted = ", ".join(f"{k} x{v}" for k, v in sorted(a.uncounted_ops.items())) or "none"
     return [
         f"source {a.source} · input {a.batch}x{'x'.join(map(str, a.input_shape))} · {a.dtype}",

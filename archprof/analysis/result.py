@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 COLUMNS = ["name", "type", "input_shape", "output_shape", "params", "trainable_params", "macs", "flops",
-           "activation_bytes", "spatial", "rf_size", "rf_jump", "receptive_field", "notes"]
+           "activation_bytes", "spatial", "rf_size", "rf_jump", "rf_gated", "receptive_field", "notes"]
 
 
 @dataclass
@@ -59,17 +59,25 @@ class Analysis:
         }
 
 
+def receptive_field_text(rf: dict | None) -> str:
+    """The headline receptive field of ``totals["receptive_field"]``, for people."""
+    if not rf:
+        return "none"
+    text = f"{rf['size'][0]}x{rf['size'][1]} (jump {rf['jump'][0]}) at {rf['layer']}"
+    return text + ", plus global context from gates" if rf.get("gated") else text
+
+
 def _json_row(row: dict) -> dict:
     out = {}
     for key, value in row.items():
-        if key in ("rf_size", "rf_jump", "spatial"):
+        if key in ("rf_size", "rf_jump", "rf_gated", "spatial"):
             continue
         if isinstance(value, tuple):
             value = _listify(value)
         out[key] = value
     size, jump = row.get("rf_size"), row.get("rf_jump")
     out["receptive_field"] = (
-        {"size": list(size), "jump": list(jump)} if isinstance(size, tuple) else (None if row["receptive_field"] == "global" else row["receptive_field"])
+        {"size": list(size), "jump": list(jump), "gated": bool(row.get("rf_gated"))} if isinstance(size, tuple) else (None if row["receptive_field"] == "global" else row["receptive_field"])
     )
     return out
 
@@ -87,7 +95,7 @@ def rollup(records: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
             g = groups[-1]
             for col in ("params", "trainable_params", "macs", "flops", "activation_bytes"):
                 g[col] += row[col]
-            g["output_shape"], g["rf_size"], g["rf_jump"] = row["output_shape"], row["rf_size"], row["rf_jump"]
+            g["output_shape"], g["rf_size"], g["rf_jump"], g["rf_gated"] = row["output_shape"], row["rf_size"], row["rf_jump"], row["rf_gated"]
             g["spatial"] = row["spatial"]
             g["receptive_field"] = row["receptive_field"]
             g["type"] = "group" if g["type"] != row["type"] else g["type"]

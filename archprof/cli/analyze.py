@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import PARAM, emit, parse_params, parse_shape, spec_or_source, user_errors
+from archprof.cli.common import PARAM, PLUGIN, emit, parse_params, parse_shape, spec_or_source, user_errors
 from archprof.cli.process import one_shot
 
 
@@ -18,6 +18,7 @@ from archprof.cli.process import one_shot
 @click.option("--depth", type=click.IntRange(min=1), help="Roll layers up to this many name levels (stages, blocks).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@PLUGIN
 @user_errors
 @one_shot
 def analyze(source: str, params: tuple[str, ...], input_: str | None, batch: int, dtype: str, depth: int | None, fmt: str, output: Path | None) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from archprof.bench.options import COMPILE_MODES, PRECISIONS
-from archprof.cli.common import PARAM, user_errors
+from archprof.cli.common import PARAM, PLUGIN, user_errors
 
 
 class BatchSize(click.ParamType):
@@ -55,6 +55,7 @@ class BatchSize(click.ParamType):
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also record the results as DIR/SPEC.json for `archprof report` (e.g. reports/bench); specs only.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@PLUGIN
 @user_errors
 def bench(source: str, params: tuple[str, ...], input_: str | None, device: str, batch_size, precision: str, channels_last: bool,
           compile_mode: str | None, mode: str, fmt: str, timm_compat: bool, profile_dir: Path | None, no_latency: bool,

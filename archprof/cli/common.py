@@ -67,6 +67,19 @@ def spec_or_source(source: str, params: dict):
     return load_spec(source, params=params)
 
 
+def _load_plugins(ctx, param, plugins: tuple[str, ...]) -> None:
+    if plugins:
+        from archprof.ops import load_plugins
+
+        try:
+            load_plugins(plugins)
+        except ArchprofError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+
+PLUGIN = click.option("--plugin", multiple=True, metavar="MODULE", expose_value=False, is_eager=True, callback=_load_plugins,
+                      help="Load the ops of this module (on PYTHONPATH) or .py file before reading specs (repeatable; "
+                           "also ARCHPROF_PLUGINS and installed 'archprof.ops' entry points).")
 PARAM = click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Override a spec parameter (repeatable).")
 
 

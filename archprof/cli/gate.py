@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import PARAM, emit, fail, parse_params, parse_shape, user_errors
-
+from archprof.cli.common import PARAM, PLUGIN, emit, fail, parse_params, parse_shape, user_errors
 
 
 @click.command()
@@ -35,6 +34,7 @@ from archprof.cli.common import PARAM, emit, fail, parse_params, parse_shape, us
               help="Fail when slower by more than PCT percent (default: 50 on a CPU, 10 on a GPU).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@PLUGIN
 @user_errors
 def gate(sources: tuple[str, ...], baselines: Path, bless: bool, budgets: tuple[str, ...], tolerances: tuple[str, ...],
          params: tuple[str, ...], input_: str | None, batch: int, dtype: str, speed: bool, mode: str, device: str,

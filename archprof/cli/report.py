@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import fail, user_errors
+from archprof.cli.common import PLUGIN, fail, user_errors
 from archprof.cli.process import one_shot
 
 
@@ -31,6 +31,7 @@ def _progress(message: str) -> None:
 @click.option("--index", is_flag=True, help="Also write the index (README.md) and verify.md for just these SOURCEs.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing: regenerate in a temporary folder and compare with OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+@PLUGIN
 @user_errors
 def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, verify_stale: bool, index: bool, check_only: bool,
            quiet: bool) -> None:
@@ -90,6 +91,7 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, ve
 @click.option("--depth", type=click.IntRange(min=1), help="Stages = name roll-up at this depth, paired by name (default: by output resolution).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@PLUGIN
 @user_errors
 @one_shot
 def diff(a: str, b: str, depth: int | None, fmt: str, output: Path | None) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from archprof.cli.common import user_errors
+from archprof.cli.common import PLUGIN, user_errors
 
 
 @click.command()
@@ -18,6 +18,7 @@ def zoo(fmt: str) -> None:
 
 
 @click.command()
+@PLUGIN
 @user_errors
 def schema() -> None:
     """Print the JSON Schema of spec files (for editors)."""
@@ -30,6 +31,7 @@ def schema() -> None:
 
 @click.command()
 @click.argument("source")
+@PLUGIN
 @user_errors
 def check(source: str) -> None:
     """Validate a spec without building it (no torch import)."""

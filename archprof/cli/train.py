@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import PARAM, parse_params, parse_shape, user_errors
+from archprof.cli.common import PARAM, PLUGIN, parse_params, parse_shape, user_errors
 
 
 @click.command()
@@ -24,6 +24,7 @@ from archprof.cli.common import PARAM, parse_params, parse_shape, user_errors
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints and curves (default runs/SPEC).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors.")
+@PLUGIN
 @user_errors
 def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recipe: str, device: str, input_, seed: int, out: Path | None, resume: bool) -> None:
     """Train a spec; one checkpoint per epoch, written atomically, plus the best one.
@@ -54,6 +55,7 @@ def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recip
 @click.option("--tsne", is_flag=True, help="Also plot a t-SNE map of the penultimate features.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the confusion matrix (and t-SNE) PNG.")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@PLUGIN
 @user_errors
 def evaluate(spec: str, params, weights: Path, data: str, ten_crop: bool, tsne: bool, out: Path | None, fmt: str) -> None:
     """Top-1/top-5, macro precision/recall/F1, per-class table and confusion matrix."""

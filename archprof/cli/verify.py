@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import emit, user_errors
+from archprof.cli.common import PLUGIN, emit, user_errors
 
 
 @click.command()
@@ -15,6 +15,7 @@ from archprof.cli.common import emit, user_errors
 @click.option("--no-equivalence", is_flag=True, help="Skip the comparison with reference implementations.")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+@PLUGIN
 @user_errors
 def verify(specs: tuple[str, ...], with_training: bool, no_equivalence: bool, fmt: str, output: Path | None) -> None:
     """Check specs (default: the whole zoo) against their papers; exit 1 on any FAIL."""

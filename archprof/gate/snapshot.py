@@ -72,7 +72,8 @@ def take(analysis, name: str) -> Snapshot:
     t = a.totals
     totals = {k: str(int(t[k])) for k in TOTAL_KEYS}
     rf = t.get("receptive_field")
-    totals["receptive_field"] = f"{rf['size'][0]}x{rf['size'][1]} /{rf['jump'][0]}x{rf['jump'][1]} at {rf['layer']}" if rf else "none"
+    totals["receptive_field"] = (f"{rf['size'][0]}x{rf['size'][1]} /{rf['jump'][0]}x{rf['jump'][1]} at {rf['layer']}"
+                                 + (" +gate" if rf.get("gated") else "")) if rf else "none"
     totals["input_sizes"] = str(a.input_constraints.get("description", ""))
     totals["uncounted_ops"] = ", ".join(f"{k} x{v}" for k, v in sorted(a.uncounted_ops.items())) or "none"
     rows = [{

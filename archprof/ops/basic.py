@@ -57,26 +57,35 @@ class LayerNorm(Op):
         return nn.LayerNorm(x[-1], eps=self.eps)
 
 
-def _activation(kind: str, factory: str, doc: str) -> None:
-    def build(self, x: Shape):
-        return getattr(nn, factory)()
+def _activation(kind: str, factory: str, doc: str, inplace: bool) -> None:
+    """Register an activation; those that torch can apply in place take ``inplace`` (default false)."""
+    if inplace:
+        def build(self, x: Shape):
+            return getattr(nn, factory)(inplace=self.inplace)
 
-    cls = type(factory, (_AnySize,), {"__doc__": doc, "build": build, "__module__": __name__})
+        namespace = {"__annotations__": {"inplace": bool}, "inplace": False}
+        doc += " ``inplace: true`` overwrites its input, as torchvision's ReLU(inplace=True) does."
+    else:
+        def build(self, x: Shape):
+            return getattr(nn, factory)()
+
+        namespace = {}
+    cls = type(factory, (_AnySize,), {"__doc__": doc, "build": build, "__module__": __name__, **namespace})
     register(kind)(cls)
 
 
-for _kind, _factory, _doc in [
-    ("relu", "ReLU", "max(0, x)."),
-    ("relu6", "ReLU6", "min(max(0, x), 6), as in MobileNetV2."),
-    ("gelu", "GELU", "Gaussian error linear unit (exact erf form)."),
-    ("silu", "SiLU", "x·sigmoid(x), a.k.a. swish (EfficientNet)."),
-    ("tanh", "Tanh", "Hyperbolic tangent (LeNet-5)."),
-    ("sigmoid", "Sigmoid", "Logistic sigmoid (SE gates)."),
-    ("hardswish", "Hardswish", "Piecewise-linear swish (MobileNetV3)."),
-    ("hardsigmoid", "Hardsigmoid", "Piecewise-linear sigmoid (MobileNetV3 SE gates)."),
-    ("identity", "Identity", "Returns its input unchanged."),
+for _kind, _factory, _doc, _inplace in [
+    ("relu", "ReLU", "max(0, x).", True),
+    ("relu6", "ReLU6", "min(max(0, x), 6), as in MobileNetV2.", True),
+    ("gelu", "GELU", "Gaussian error linear unit (exact erf form).", False),
+    ("silu", "SiLU", "x·sigmoid(x), a.k.a. swish (EfficientNet).", True),
+    ("tanh", "Tanh", "Hyperbolic tangent (LeNet-5).", False),
+    ("sigmoid", "Sigmoid", "Logistic sigmoid (SE gates).", False),
+    ("hardswish", "Hardswish", "Piecewise-linear swish (MobileNetV3).", True),
+    ("hardsigmoid", "Hardsigmoid", "Piecewise-linear sigmoid (MobileNetV3 SE gates).", True),
+    ("identity", "Identity", "Returns its input unchanged.", False),
 ]:
-    _activation(_kind, _factory, _doc)
+    _activation(_kind, _factory, _doc, _inplace)
 
 
 @register("flatten")
@@ -169,15 +178,17 @@ def _same_shapes(kind: str, xs: tuple[Shape, ...]) -> Shape:
 
 @register("add")
 class Add(_AnySize):
-    """Element-wise sum of its inputs (residual connections)."""
+    """Element-wise sum of its inputs (residual connections); ``inplace: true`` adds into the first
+    input (``out += identity``, as torchvision's residual blocks)."""
 
     inputs = None
+    inplace: bool = False
 
     def shape(self, *xs: Shape) -> Shape:
         return _same_shapes(self.kind, xs)
 
     def build(self, *xs: Shape):
-        return modules.Add()
+        return modules.Add(self.inplace)
 
 
 @register("mul")

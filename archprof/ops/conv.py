@@ -33,21 +33,23 @@ def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int 
 
 class _Window(Op):
     kernel: Size2
+    stride: Size2 | None = None
+    padding: Pad2 = 0
+    dilation: Size2 = 1
 
     def bound(self, *x: Shape) -> tuple:
         return (len(x[0]),)
 
-    stride: Size2 | None = None
-    padding: Pad2 = 0
-    dilation: Size2 = 1
-    ceil_mode: bool = False
+    def _ceil(self) -> bool:
+        """Whether the output length rounds up (pooling's ``ceil_mode``); convolutions always floor."""
+        return False
 
     def _spatial(self, x: Shape) -> tuple[int, int]:
         c, h, w = _image(x, self.kind)
         k, s, p, d = pair(self.kernel), pair(self.stride or self.kernel), pair(self.padding), pair(self.dilation)
         if any(pi > ki // 2 for pi, ki in zip(p, k)) and self.kind.endswith("pool"):
             raise ShapeError(f"padding {self.padding} is more than half the kernel {self.kernel}")
-        out = tuple(window_out(n, *a, ceil_mode=self.ceil_mode) for n, *a in zip((h, w), k, s, p, d))
+        out = tuple(window_out(n, *a, ceil_mode=self._ceil()) for n, *a in zip((h, w), k, s, p, d))
         if min(out) < 1:
             raise ShapeError(f"input {_fmt(x)} is too small for a {self.kind} with kernel {self.kernel} (output would be empty)")
         return out
@@ -80,8 +82,15 @@ class Conv(_Window):
         return nn.Conv2d(x[0], self.out, self.kernel, self.stride, self.padding, self.dilation, self.groups, self.bias)
 
 
+class _Pool(_Window):
+    ceil_mode: bool = False
+
+    def _ceil(self) -> bool:
+        return self.ceil_mode
+
+
 @register("maxpool")
-class MaxPool(_Window):
+class MaxPool(_Pool):
     """Max pooling (``nn.MaxPool2d``); ``stride`` defaults to the kernel size."""
 
     def shape(self, x: Shape) -> Shape:
@@ -92,7 +101,7 @@ class MaxPool(_Window):
 
 
 @register("avgpool")
-class AvgPool(_Window):
+class AvgPool(_Pool):
     """Average pooling (``nn.AvgPool2d``)."""
 
     count_include_pad: bool = True
@@ -186,10 +195,13 @@ class LocalResponseNorm(Op):
 
 
 @register("pad")
-class ZeroPad(Op):
-    """Zero padding of a (C, H, W) map: [left, right, top, bottom]."""
+class Pad(Op):
+    """Padding of a (C, H, W) map: ``[left, right, top, bottom]``, with zeros (or ``value``), or by
+    reflecting or replicating the border (``nn.ZeroPad2d``/``ConstantPad2d``/``ReflectionPad2d``/``ReplicationPad2d``)."""
 
     padding: tuple[NonNegInt, NonNegInt, NonNegInt, NonNegInt]
+    mode: Literal["constant", "reflect", "replicate"] = "constant"
+    value: float = 0.0
 
     def bound(self, x: Shape) -> tuple:
         return (len(x),)
@@ -197,7 +209,13 @@ class ZeroPad(Op):
     def shape(self, x: Shape) -> Shape:
         l, r, t, b = self.padding
         c, h, w = _image(x, self.kind)
+        if self.mode == "reflect" and (max(l, r) >= w or max(t, b) >= h):
+            raise ShapeError(f"reflect padding {list(self.padding)} must be smaller than the map {h}x{w}")
         return (c, h + t + b, w + l + r)
 
     def build(self, x: Shape):
-        return nn.ZeroPad2d(self.padding)
+        if self.mode == "reflect":
+            return nn.ReflectionPad2d(self.padding)
+        if self.mode == "replicate":
+            return nn.ReplicationPad2d(self.padding)
+        return nn.ZeroPad2d(self.padding) if self.value == 0 else nn.ConstantPad2d(self.padding, self.value)

@@ -222,10 +222,14 @@ def _define() -> None:
             b = x.shape[0]
             if self.layout == "qkv":
                 q, k, v = self.qkv(x).reshape(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4)  # 3 x (B', h, N, D/h)
+                x = F.scaled_dot_product_attention(q, k, v)  # (B', h, N, D/h)
             else:
                 q, k = self.qk(x).reshape(b, n, 2, h, d // h).permute(2, 0, 3, 1, 4)  # 2 x (B', h, N, D/h)
                 v = self.v(x).reshape(b, n, h, d // h).transpose(1, 2)  # (B', h, N, D/h)
-            x = F.scaled_dot_product_attention(q, k, v)  # (B', h, N, D/h)
+                # TNT's own attention, as timm writes it: the scores are scaled, not q and k
+                # (the same values as scaled_dot_product_attention, and the same memory as timm)
+                attn = ((q @ k.transpose(-2, -1)) * (d // h) ** -0.5).softmax(dim=-1)  # (B', h, N, N)
+                x = attn @ v  # (B', h, N, D/h)
             x = x.transpose(1, 2).reshape(*lead, n, d)  # heads concatenated: (..., N, D)
             return self.proj(x)
 

@@ -2,9 +2,11 @@
 
 Stages, by default, are runs of consecutive layers at the same output resolution (112x112,
 56x56, ... as in the papers' stage tables), so that different families line up: ResNet-50's
-layer1 and ConvNeXt-T's stages.0 both sit in the 56x56 row. Each layer counts toward the
-resolution of its own output; layers whose output has no image axes (token sequences,
-reshapes inside attention) stay in the current stage; the head is the trailing run of pooled
+layer1 and ConvNeXt-T's stages.0 both sit in the 56x56 row. A stage ends when the resolution
+drops: a layer that still works at the higher resolution after the first downsampling of its
+block (RegNet's and ResNet's 1x1 convolutions before the strided one, run after the shortcut's
+projection) counts toward the lower one. Layers whose output has no image axes (token
+sequences, reshapes inside attention) stay in the current stage; the head is the trailing run of pooled
 layers (outputs without image or token axes). With ``--depth N`` the stages are instead the
 name roll-up of ``archprof analyze --depth N``, paired by name (for variants of one family).
 Rows present on one side only are shown with the other side empty.
@@ -76,15 +78,15 @@ def stages_by_resolution(analysis) -> list[Stage]:
     while head_from > 0 and _pooled(shapes[head_from - 1]):
         head_from -= 1
     groups: list[tuple[str, list[dict]]] = []
-    current = f"{height}x{width}"
+    current = (height, width)
     for i, row in enumerate(rows):
         if i >= head_from:
             key = HEAD
         else:
             res = _resolution(shapes[i], analysis.batch, aspect)
-            if res is not None:
-                current = f"{res[0]}x{res[1]}"
-            key = current
+            if res is not None and res[0] * res[1] < current[0] * current[1]:
+                current = res   # stages only go down in resolution: a 1x1 conv before a block's stride
+            key = f"{current[0]}x{current[1]}"
         if groups and groups[-1][0] == key:
             groups[-1][1].append(row)
         else:
@@ -125,7 +127,7 @@ def ratio(a: float | None, b: float | None) -> str:
 
 def _rf_total(t: dict) -> str:
     rf = t["receptive_field"]
-    return f"{rf['size'][0]}x{rf['size'][1]} /{rf['jump'][0]}" if rf else "none"
+    return f"{rf['size'][0]}x{rf['size'][1]} /{rf['jump'][0]}" + (" +gate" if rf.get("gated") else "") if rf else "none"
 
 
 def diff(a, b, *, depth: int | None = None) -> Diff:
@@ -140,7 +142,7 @@ def diff(a, b, *, depth: int | None = None) -> Diff:
     totals.append(("receptive field", _rf_total(ta), _rf_total(tb), ""))
     totals.append(("input sizes", a.input_constraints["description"], b.input_constraints["description"], ""))
     if depth is None:
-        grouping = "stages by output resolution (each layer counts at its output's resolution; head = pooled layers)"
+        grouping = "stages by output resolution (a stage ends where the resolution drops; head = pooled layers)"
         rows = pair(stages_by_resolution(a), stages_by_resolution(b))
     else:
         grouping = f"layers rolled up to depth {depth}, paired by name"

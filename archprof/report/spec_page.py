@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from archprof.analysis.result import receptive_field_text
 from archprof.report.entry import Entry, spec_path_text, stage_depth, stage_starts, verify_status
 from archprof.report.inputs import verified_hash
 from archprof.report.markdown import MARK, REFRESH, UNITS_LINK, exact, fmt_value, md_cell, md_table, pct
@@ -105,7 +106,7 @@ def spec_markdown(entry: Entry, vers: str, images: dict[str, str]) -> str:
         ["training memory, SGD + momentum", human(t["train_memory_sgd_bytes"], "B"), exact(t["train_memory_sgd_bytes"], " B")],
         ["training memory, AdamW", human(t["train_memory_adamw_bytes"], "B"), exact(t["train_memory_adamw_bytes"], " B")],
         ["of which saved for backward", human(t["saved_activation_bytes"], "B"), exact(t["saved_activation_bytes"], " B")],
-        ["receptive field (last spatial layer)", f"{rf['size'][0]}x{rf['size'][1]}, jump {rf['jump'][0]}, at {rf['layer']}" if rf else "none", ""],
+        ["receptive field (last spatial layer)", receptive_field_text(rf), ""],
     ]
     lines.append(md_table(["quantity", "value", "exact"], total_rows, right=(1, 2)))
 

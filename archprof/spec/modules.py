@@ -13,6 +13,7 @@ class Seq(nn.Sequential):
 
     def forward(self, *x):
         out = x if len(x) > 1 else x[0]
+        del x   # as nn.Sequential rebinds its input: the first inputs are not kept through the whole sequence
         for module in self:
             out = module(*out) if isinstance(out, tuple) else module(out)
         return out
@@ -23,7 +24,8 @@ class Graph(nn.Module):
 
     ``steps`` holds ``(child, inputs, outputs)``: the child reads the named ``inputs`` and its
     result is stored under the child's name, and also unpacked into ``outputs`` when it returns
-    several tensors.
+    several tensors. Each value is dropped after its last reader, so a block holds no more
+    activation memory than the same block written by hand.
     """
 
     def __init__(self, children: "OrderedDict[str, nn.Module]", steps, input_names, output):
@@ -33,12 +35,17 @@ class Graph(nn.Module):
         self.steps = [(name, tuple(ins), tuple(outs)) for name, ins, outs in steps]
         self.input_names = tuple(input_names)
         self.output = output
+        self.release = _last_uses(self.steps, self.input_names, output)
 
     def forward(self, *xs):
         env = dict(zip(self.input_names, xs))
-        for name, ins, outs in self.steps:
+        del xs
+        for (name, ins, outs), done in zip(self.steps, self.release):
             env[name] = result = self._modules[name](*(env[i] for i in ins))
             env.update(zip(outs, result))
+            del result
+            for value in done:
+                del env[value]
         if isinstance(self.output, tuple):
             return tuple(env[o] for o in self.output)
         return env[self.output]
@@ -47,12 +54,38 @@ class Graph(nn.Module):
         return "inputs=" + ",".join(self.input_names)
 
 
+def _last_uses(steps, input_names, output) -> list[tuple[str, ...]]:
+    """For each step, the values nothing reads after it (the graph's outputs excepted)."""
+    kept = set(output) if isinstance(output, tuple) else {output}
+    last: dict[str, int] = {}
+    for index, (name, ins, outs) in enumerate(steps):
+        for value in ins:
+            last[value] = index
+        for value in (name, *outs):
+            last.setdefault(value, index)
+    release: list[list[str]] = [[] for _ in steps]
+    for value, index in last.items():
+        if value not in kept:
+            release[index].append(value)
+    return [tuple(r) for r in release]
+
+
 class Add(nn.Module):
+    """The sum of the inputs; ``inplace`` adds into the first one (``out += identity``), as torchvision's
+    residual blocks do, so the sum allocates nothing."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, *xs):
         out = xs[0]
         for x in xs[1:]:
-            out = out + x
+            out = out.add_(x) if self.inplace else out + x
         return out
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Mul(nn.Module):
@@ -87,6 +120,68 @@ class Permute(nn.Module):
         return f"dims={self.dims}"
 
 
+class Chunk(nn.Module):
+    def __init__(self, chunks: int, dim: int):
+        super().__init__()
+        self.chunks, self.dim = chunks, dim
+
+    def forward(self, x):
+        return x.chunk(self.chunks, self.dim + 1)
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, dim={self.dim}"
+
+
+class Split(nn.Module):
+    def __init__(self, sizes: tuple[int, ...], dim: int):
+        super().__init__()
+        self.sizes, self.dim = sizes, dim
+
+    def forward(self, x):
+        return x.split(list(self.sizes), self.dim + 1)
+
+    def extra_repr(self) -> str:
+        return f"sizes={list(self.sizes)}, dim={self.dim}"
+
+
+class Reshape(nn.Module):
+    """The input as (batch, *shape)."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Transpose(nn.Module):
+    def __init__(self, a: int, b: int):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, x):
+        return x.transpose(self.a, self.b)
+
+    def extra_repr(self) -> str:
+        return f"dims=({self.a}, {self.b})"
+
+
+class Slice(nn.Module):
+    def __init__(self, dim: int, start: int | None, end: int | None, step: int):
+        super().__init__()
+        self.dim, self.index = dim, slice(start, end, step)
+
+    def forward(self, x):
+        return x[(slice(None),) * self.dim + (self.index,)]
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, {self.index.start}:{self.index.stop}:{self.index.step}"
+
+
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over channels of an NCHW tensor (same parameters as torchvision's and timm's)."""
 
@@ -99,7 +194,7 @@ class LayerNorm2d(nn.LayerNorm):
 class LayerScale(nn.Module):
     def __init__(self, dim: int, init: float, channels_first: bool):
         super().__init__()
-        self.channels_first = channels_first
+        self.channels_first, self.init = channels_first, init
         self.gamma = nn.Parameter(torch.full((dim,), init))
 
     def forward(self, x):

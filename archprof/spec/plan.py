@@ -30,7 +30,7 @@ from archprof.spec.yamlsrc import line_of, locate
 RESERVED = {"op", "seq", "inline", "name", "from", "outputs", "for", "repeat", "when", "doc"}
 INLINE_KEYS = {"inline", "for", "repeat", "when", "doc"}
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MODULE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+MODULE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")  # torch allows any name without a dot; RegNet uses block1-0
 MAX_NODES = 20_000  # ten times the deepest zoo model; keeps any spec's analysis to seconds
 MAX_BLOCK_DEPTH = 32
 
@@ -162,6 +162,7 @@ class _Resolver:
             previous = (name,)
             if "outputs" in item:
                 previous = self.bind_outputs(node, item, item_scope, loc, env)
+        self.check_in_place(parent, items)
         if output is None:
             parent.output = previous[0] if len(previous) == 1 else previous
         else:
@@ -171,6 +172,22 @@ class _Resolver:
                     raise SpecError(f"output '{n}' is not defined in the layers", where)
             parent.output = names[0] if isinstance(output, str) else names
         parent.out_shape = env[parent.output] if isinstance(parent.output, str) else tuple(env[o] for o in parent.output)
+
+    def check_in_place(self, parent: Node, items: Any) -> None:
+        """An op with ``inplace: true`` overwrites its first input: nothing else may read that value."""
+        for index, child in enumerate(parent.children):
+            if not getattr(child.op, "inplace", False):
+                continue
+            source = child.inputs[0]
+            readers = [c.name for c in parent.children[index + 1:] if source in c.inputs]
+            if source in parent.input_names:
+                why = "the input of its block or model, which its caller may still need"
+            elif readers:
+                why = f"which '{readers[0]}' reads after it"
+            else:
+                continue
+            raise SpecError(f"'{child.name}' ({child.kind}, inplace) would overwrite '{source}', {why}; "
+                            "drop inplace or use another input", child.loc.child("inplace"))
 
     def expand(self, items: list, scope: dict[str, Any], path: str) -> Iterator[tuple[dict, dict, Location]]:
         """Items with their loop variables bound: ``for``, ``repeat`` and ``inline`` unroll in place."""
@@ -235,7 +252,7 @@ class _Resolver:
             raise SpecError("name must be a string", where)
         name = re.sub(r"\{([^{}]*)\}", lambda m: str(self.value(m.group(1), scope, where)), str(template))
         if not MODULE_NAME.match(name) or name == "input":
-            raise SpecError(f"'{name}' is not a valid layer name (letters, digits, _; not 'input')", where)
+            raise SpecError(f"'{name}' is not a valid layer name (letters, digits, _ and -; not 'input')", where)
         return name
 
     def refs(self, item: dict, scope: dict[str, Any], loc: Location, previous: tuple[str, ...], env: dict) -> tuple[str, ...]:
@@ -302,16 +319,16 @@ class _Resolver:
         if not isinstance(kind, str) or kind not in self.ops:
             known = sorted(set(self.ops) | set(self.spec.blocks))
             hint = difflib.get_close_matches(str(kind), known, 1)
-            raise SpecError(f"unknown op '{kind}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""), where)
-        return self.leaf(self.ops[kind], args, item, in_shapes, loc, name)
+            raise SpecError(f"unknown op '{kind}'" + (f" (did you mean '{hint[0]}'?)" if hint else "") + f"; {ops.PLUGIN_HELP}", where)
+        return self.leaf(self.ops[kind], args, item, in_shapes, loc, name, scope)
 
-    def leaf(self, cls: type[Op], args: dict, item: dict, in_shapes: tuple, loc: Location, name: str) -> Node:
+    def leaf(self, cls: type[Op], args: dict, item: dict, in_shapes: tuple, loc: Location, name: str, scope: dict) -> Node:
         if cls.inputs is not None and len(in_shapes) != cls.inputs:
             raise SpecError(f"'{cls.kind}' takes {cls.inputs} input(s), got {len(in_shapes)}", loc.child("from", line_of(item, "from")))
         try:
             op = cls.model_validate(args)
         except ValidationError as exc:
-            raise pydantic_error(exc, item, loc) from None
+            raise _unknown_name(exc, args, item, loc, scope) or pydantic_error(exc, item, loc) from None
         shapes = [s for s in in_shapes]
         if not all(isinstance(s, tuple) and all(isinstance(d, int) for d in s) for s in shapes):
             raise SpecError(f"'{cls.kind}' cannot take a multi-output value as input", loc)
@@ -347,6 +364,10 @@ class _Resolver:
         self.block_stack.append(kind)
         try:
             self.fill(node, raw_block["layers"], scope, f"blocks.{kind}.layers", output=block.output)
+        except SpecError as exc:
+            if "(in block '" in exc.message:   # the innermost use is the telling one
+                raise
+            raise SpecError(f"{exc.message} (in block '{kind}' used at {loc})", exc.where) from None
         finally:
             self.block_stack.pop()
         return node
@@ -355,6 +376,30 @@ class _Resolver:
         if not hasattr(self, "_globals"):
             self._globals = self.globals()
         return self._globals
+
+
+NUMERIC_ERRORS = {"int_parsing", "int_type", "float_parsing", "float_type", "int_from_float"}
+
+
+def _unknown_name(exc: ValidationError, args: dict, item: dict, loc: Location, scope: dict) -> SpecError | None:
+    """A number was expected and the spec wrote a bare word that names nothing (``out: widht``):
+    say so, with the closest known name, rather than "not a valid integer"."""
+    for err in exc.errors():
+        if err["type"] not in NUMERIC_ERRORS:
+            continue
+        path = [p for p in err["loc"] if isinstance(p, int) or IDENTIFIER.match(str(p))]
+        value: Any = args
+        for key in path:
+            try:
+                value = value[key]
+            except (KeyError, IndexError, TypeError):
+                value = None
+                break
+        if isinstance(value, str) and IDENTIFIER.match(value) and value not in scope:
+            hint = difflib.get_close_matches(value, [k for k in scope if isinstance(k, str)], 1)
+            known = f" (did you mean '{hint[0]}'?)" if hint else ""
+            return SpecError(f"unknown name '{value}'{known}", locate(item, tuple(path), loc))
+    return None
 
 
 def propagate(node: Node, in_shapes: tuple[Shape, ...], prefix: str = "", memo: dict | None = None) -> Any:

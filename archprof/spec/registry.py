@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+
+def _not_a_boolean(value: Any) -> Any:
+    # pydantic's lax mode reads true as 1; in a spec that is always a mistake (kernel: true)
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+Number = BeforeValidator(_not_a_boolean)
 Shape = tuple[int, ...]
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Number, Field(gt=0)]
+NonNegInt = Annotated[int, Number, Field(ge=0)]
 Size2 = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]
 Pad2 = Union[NonNegInt, tuple[NonNegInt, NonNegInt]]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Probability = Annotated[float, Number, Field(ge=0.0, le=1.0)]
 
 
 class ShapeError(ValueError):

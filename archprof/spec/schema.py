@@ -72,6 +72,17 @@ class Figure(_Model):
         return self.tol * UNITS[self.unit]
 
 
+Percent = Annotated[str, Field(pattern=r"^[+-]?\d+(\.\d+)?%$", description="a signed percentage, e.g. '-13.6%'")]
+
+
+class MemoryDifference(_Model):
+    """Where the compiled spec's activation memory differs from its reference's, by how much and why."""
+
+    peak: Percent | None = Field(None, description="inference peak: (spec - reference) / reference, as measured")
+    saved: Percent | None = Field(None, description="saved for backward: (spec - reference) / reference, as measured")
+    note: str = Field(description="why the two differ")
+
+
 class Reference(_Model):
     """The public implementation this spec must equal, and how its parameter names map to ours."""
 
@@ -79,6 +90,8 @@ class Reference(_Model):
     model: str
     kwargs: dict[str, Any] = {}
     rename: list[tuple[str, str]] = Field([], description="regex substitutions applied in order to the reference's state_dict keys")
+    memory: MemoryDifference | None = Field(
+        None, description="explains a difference of more than 1% in inference peak or saved-for-backward memory")
 
 
 class BlockDef(_Model):
@@ -197,28 +210,44 @@ class Spec(BaseModel):
 
 
 def pydantic_error(exc: ValidationError, raw: Any, base: Location | None = None) -> SpecError:
-    """The first pydantic error as a SpecError that points at the offending line and field."""
-    err = exc.errors()[0]
+    """The most telling pydantic error as a SpecError that points at the offending line and field."""
+    err = _most_specific(exc.errors())
     # union members add tags such as "constrained-int" or "tuple[int, int]" to the path: drop them
     path = tuple(p for p in err["loc"] if isinstance(p, int) or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(p)))
     msg = err["msg"].removeprefix("Value error, ")
+    tuple_tag = next((str(p) for p in err["loc"] if str(p).startswith("tuple[")), None)
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
+    elif err["type"] in ("too_long", "too_short") and "max_length" in err.get("ctx", {}):
+        msg = f"expected {err['ctx']['max_length']} values, got {err['ctx']['actual_length']}"
+    elif err["type"] == "missing" and tuple_tag and path and isinstance(path[-1], int):
+        msg = f"expected {_arity(tuple_tag)} values, got {path[-1]}"
+        path = path[:-1]
     elif err["type"] == "missing":
         msg = "field required"
     return SpecError(msg, locate(raw, path, base))
 
 
-def json_schema() -> dict:
-    """JSON Schema of spec files, generated from the validator (for editor completion)."""
-    from archprof import ops
+def _arity(tag: str) -> int:
+    """Members of a pydantic tuple tag: ``tuple[constrained-int, constrained-int]`` -> 2."""
+    depth, count = 0, 1
+    for ch in tag[len("tuple["):-1]:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            count += 1
+    return count
 
-    schema = SpecFile.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "archprof spec"
-    schema.setdefault("$defs", {})
-    for kind, op in sorted(ops.load().items()):
-        op_schema = op.model_json_schema()
-        op_schema["description"] = (op.__doc__ or "").strip()
-        schema["$defs"][f"op_{kind}"] = op_schema
-    return schema
+
+def _most_specific(errors: list[dict]) -> dict:
+    """For a value that fits no member of a union (``kernel: 3`` or ``kernel: [3, 3]``), the error of
+    the member the value looks like: a list is judged by the tuple member, a number by the int."""
+    first = errors[0]
+    field = first["loc"][:1]
+    if isinstance(first.get("input"), (list, tuple)):
+        for err in errors:
+            if err["loc"][:1] == field and any(str(p).startswith("tuple[") for p in err["loc"]):
+                return err
+    return first

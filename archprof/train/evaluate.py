@@ -1,6 +1,6 @@
 """``archprof eval``: accuracy, top-5, macro precision/recall/F1, per-class table, confusion matrix.
 
-Metrics follow the course definitions (seeds/000 §4.2): per class, precision = TP / (TP + FP),
+Metrics follow the usual definitions: per class, precision = TP / (TP + FP),
 recall = TP / (TP + FN), F1 their harmonic mean; "macro" averages over classes with equal weight.
 scikit-learn computes them. Ten-crop evaluation (AlexNet paper) averages the softmax over the
 four corners, the centre and their mirrors; a t-SNE map of penultimate features is optional.

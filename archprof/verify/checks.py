@@ -109,7 +109,9 @@ def equivalence_check(spec: Spec, tol: float = 1e-4, prove=None) -> Check:
     return Check(spec.name, "equivalence", PASS if ok else FAIL,
                  f"max abs Δlogit / logit scale = {result.relative_diff:.1e}, params {result.params:,}",
                  f"{result.reference} params {result.reference_params:,}", f"≤ {tol:g}",
-                 "random weights of the reference loaded into the spec", "same logits ⇒ the reference's published accuracy applies")
+                 "random weights of the reference loaded into the spec",
+                 f"settings differ: {result.settings}" if result.settings else
+                 "same logits and training settings ⇒ the reference's published accuracy applies")
 
 
 def verify(spec: Spec, *, equivalence: "bool | Callable" = True, train: bool = False) -> list[Check]:
@@ -123,7 +125,7 @@ def verify(spec: Spec, *, equivalence: "bool | Callable" = True, train: bool = F
     rows += budget_checks(spec, a.totals)
     if equivalence and spec.reference is not None:
         proof = equivalence_check(spec, prove=equivalence if callable(equivalence) else None)
-        rows.append(proof)
+        rows += [proof, memory_check(spec, a)]
         if proof.status == PASS:  # the reference's published accuracy is the spec's accuracy
             library = spec.reference.library
             rows = [replace(r, note=f"applies: equivalence to {library}:{spec.reference.model} passed")
@@ -131,6 +133,23 @@ def verify(spec: Spec, *, equivalence: "bool | Callable" = True, train: bool = F
     if train:
         rows.append(training_check(spec))
     return rows
+
+
+def memory_check(spec: Spec, analysis) -> Check:
+    """The spec's inference peak and saved-for-backward bytes against its reference's: equal within
+    one percentage point, or differing by what the spec's ``reference.memory`` explains."""
+    from archprof.text import human
+    from archprof.verify.equivalence import compare_memory
+
+    m = compare_memory(spec, analysis)
+    explained = spec.reference.memory
+    text = {k: f"{human(m.ours[k], 'B')} ({m.delta(k):+.1%})" for k in ("peak", "saved")}
+    expected = ", ".join(f"{k} {m.expected[k]:+.1%}" for k in ("peak", "saved") if m.expected[k]) or "equal"
+    return Check(spec.name, "memory (inference peak, saved for backward)", FAIL if m.failures() else PASS,
+                 f"peak {text['peak']}, saved {text['saved']}",
+                 f"{spec.reference.library}:{spec.reference.model} peak {human(m.reference['peak'], 'B')}, saved {human(m.reference['saved'], 'B')}",
+                 f"±1 pt around {expected}", "the same meta-device trace of both models",
+                 explained.note if explained else "as lean as the reference")
 
 
 def training_check(spec: Spec) -> Check:

@@ -1,4 +1,4 @@
-"""The analyser against hand counts (shared/figures/unit_checks.md) and independent counters."""
+"""The analyser against hand counts from the papers' layer tables and against independent counters."""
 from __future__ import annotations
 
 import subprocess
@@ -255,3 +255,15 @@ def test_symbolic_shapes_stand_in_answers_as_torch(name):
     if name.startswith("sym_"):
         for a, b in itertools.product(CONCRETE, repeat=2):
             assert _outcome(ours, a, b) == _outcome(theirs, a, b), (name, a, b)
+
+
+def test_squeeze_excitation_gates_keep_the_convolutional_receptive_field():
+    """An SE gate scales the map with a global value: the headline is the convolutional field of
+    the last spatial layer, marked as gated, not the field just before the first gate."""
+    a = analyze("efficientnet_b0")
+    rf = a.totals["receptive_field"]
+    assert rf["layer"] == "features.8.2" and rf["gated"] and rf["size"][0] > 224 and rf["jump"] == [32, 32]
+    rows = {r["name"]: r for r in a.records}
+    assert rows["features.8.2"]["receptive_field"].endswith("+gate")
+    plain = analyze("resnet50").totals["receptive_field"]
+    assert plain["gated"] is False and plain["size"] == [427, 427]

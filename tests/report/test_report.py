@@ -166,3 +166,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     out = result.output.strip()
     assert "\n" not in out and "Traceback" not in out, out
     assert out.startswith("archprof: error: ") and message in out, out
+
+
+def test_diff_pairs_stages_by_resolution_across_families():
+    """RegNet's 1x1 convolutions run before their stage's stride; their stages still pair with ResNet's."""
+    from archprof.analysis import analyze
+    from archprof.report.diff import diff
+
+    d = diff(analyze("torchvision:regnet_y_400mf"), analyze("resnet50"))
+    names = [(a.name if a else None, b.name if b else None) for a, b in d.rows]
+    assert names == [(n, n) for n in ("112x112", "56x56", "28x28", "14x14", "7x7", "head")], names

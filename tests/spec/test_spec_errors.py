@@ -44,6 +44,19 @@ MISTAKES = [
     ("python tag", "input: [3, 32, 32]", "input: !!python/object/apply:os.system ['true']", 1, r"invalid YAML|could not determine a constructor"),
     ("too small input", "input: [3, 32, 32]", "input: [3, 0, 32]", 1, r"input: input must be a list of positive integers"),
     ("alias", "params: {width: 8}", "params: {width: &w 8, other: *w}", 2, r"anchors and aliases are not allowed"),
+    ("conv has no ceil_mode", "kernel: 3, padding: 1}", "kernel: 3, padding: 1, ceil_mode: true}", 7,
+     r"blocks\.unit\.layers\[0\]\.ceil_mode: unknown field"),
+    ("a pair given three values", "kernel: 3, padding", "kernel: [1, 7, 1], padding", 7, r"layers\[0\]\.kernel: expected 2 values, got 3"),
+    ("a pair given one value", "kernel: 3, padding", "kernel: [3], padding", 7, r"layers\[0\]\.kernel: expected 2 values, got 1"),
+    ("a boolean for a number", "kernel: 3, padding", "kernel: true, padding", 7, r"layers\[0\]\.kernel: expected a number, got true"),
+    ("misspelt bare name in a block", "op: conv, out: out,", "op: conv, out: widht,", 7,
+     r"blocks\.unit\.layers\[0\]\.out: unknown name 'widht' \(did you mean 'width'\?\) \(in block 'unit' used at .*model\.yaml:10: layers\[0\]\)"),
+    ("misspelt bare name", "op: linear, out: 10}", "op: linear, out: num_clases}", 13, r"layers\[3\]\.out: unknown name 'num_clases'"),
+    ("in-place op on a value read later", "      - {op: relu}", "      - {name: act, op: relu, inplace: true}\n      - {name: add, op: add, from: [conv, act]}", 8,
+     r"'act' \(relu, inplace\) would overwrite 'conv', which 'add' reads after it"),
+    ("in-place op on a block input", "      - {name: conv, op: conv, out: out, kernel: 3, padding: 1}",
+     "      - {op: relu, inplace: true}\n      - {name: conv, op: conv, out: out, kernel: 3, padding: 1}", 7,
+     r"would overwrite 'input', the input of its block or model"),
 ]
 
 
@@ -56,6 +69,27 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_good_spec_is_accepted(tmp_path):
     result = CliRunner().invoke(main, ["check", str(write(tmp_path, GOOD))])
     assert result.exit_code == 0, result.output
+
+
+def test_layer_names_may_hold_dashes_as_torchvision_regnet(tmp_path):
+    result = CliRunner().invoke(main, ["check", str(write(tmp_path, GOOD.replace("name: stem,", "name: block1-0,")))])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("reference,message", [
+    ("{library: torchvision, model: resnet19}", "reference.model: torchvision has no model 'resnet19' (did you mean resnet18"),
+    ("{library: timm, model: resnet19d}", "reference.model: timm has no model 'resnet19d' (did you mean resnet18d"),
+    ("{library: torchvision, model: resnet18, kwargs: {num_clases: 10}}",
+     "reference.kwargs: torchvision:resnet18 cannot be built with kwargs {'num_clases': 10}: TypeError"),
+])
+def test_a_mistyped_reference_is_one_line_in_verify(tmp_path, reference, message):
+    from archprof.spec import bundled_dir
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"extends: {bundled_dir() / 'resnet18.yaml'}\nreference: {reference}\n")
+    result = CliRunner().invoke(main, ["verify", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().count("\n") == 0 and result.output.startswith(f"archprof: error: {path}:2: {message}"), result.output
 
 
 @pytest.mark.parametrize("what,old,new,line,pattern", MISTAKES, ids=[m[0] for m in MISTAKES])
@@ -119,3 +153,24 @@ def test_committed_json_schema_is_current():
 
     committed = json.loads((bundled_dir() / "schema.json").read_text())
     assert committed == json_schema(), "specs/schema.json is stale: run `archprof schema > specs/schema.json`"
+
+
+def test_the_editor_schema_checks_every_layer_against_its_op(tmp_path):
+    """Every bundled file validates against `archprof schema`; a misspelt op or argument does not."""
+    import jsonschema
+    import yaml
+
+    from archprof.spec import bundled_dir, json_schema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    files = sorted(bundled_dir().glob("**/*.yaml"))
+    assert len(files) > 60
+    for path in files:
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert not errors, (path.name, errors[:2])
+        assert path.read_text().startswith("# yaml-language-server: $schema="), path.name
+    for old, new in [("op: relu}", "op: rleu}"), ("kernel: 3, padding", "kernal: 3, padding"), ("op: linear, out: 10}", "op: linear, out: 10, bais: false}")]:
+        text = GOOD.replace(old, new, 1)
+        assert text != GOOD
+        assert list(validator.iter_errors(yaml.safe_load(text))), new
+    assert not list(validator.iter_errors(yaml.safe_load(GOOD)))

@@ -14,6 +14,11 @@ WITH_REFERENCE = [n for n in ZOO if archprof.load_spec(n).reference is not None]
 WITHOUT_REFERENCE = [n for n in ZOO if n not in WITH_REFERENCE]
 
 
+def _shape(out) -> tuple:
+    """Without the batch; a multi-output op (chunk, split) gives one shape per output."""
+    return tuple(_shape(t) for t in out) if isinstance(out, (tuple, list)) else tuple(out.shape[1:])
+
+
 @pytest.mark.parametrize("name", ZOO)
 def test_plan_shapes_are_the_module_shapes(name):
     """The pure-Python shape rules agree with torch on every leaf, at the spec's input size."""
@@ -22,7 +27,7 @@ def test_plan_shapes_are_the_module_shapes(name):
     seen = {}
     modules = dict(model.named_modules())
     for qualified, node in plan.leaves():
-        modules[qualified].register_forward_hook(lambda m, i, o, q=qualified: seen.__setitem__(q, tuple(o.shape[1:])))
+        modules[qualified].register_forward_hook(lambda m, i, o, q=qualified: seen.__setitem__(q, _shape(o)))
     out = model(torch.empty(2, *plan.input_shape, device="meta"))
     assert tuple(out.shape) == (2, *plan.root.out_shape)
     wrong = {q: (node.out_shape, seen.get(q)) for q, node in plan.leaves() if seen.get(q) != node.out_shape}
@@ -59,3 +64,4 @@ def test_equivalent_to_reference(name):
     result = equivalence(name)
     assert result.params == result.reference_params
     assert result.relative_diff <= 1e-4, result
+    assert result.settings is None, result.settings   # BN eps/momentum, dropout and drop-path rates, in-place flags

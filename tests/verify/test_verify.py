@@ -16,7 +16,12 @@ REFRESH = "archprof report --all --verify-stale"
 
 
 def test_the_whole_zoo_verifies_and_the_committed_table_is_current():
-    """One test, so the zoo's verification (equivalence proofs included) runs once per session."""
+    """One test, so the zoo's verification (equivalence proofs included) runs once per session.
+
+    Its rows include, for every spec with a reference, the memory check: the inference peak and
+    the saved-for-backward bytes of the compiled spec equal the reference's within one percentage
+    point, or differ by what the spec's ``reference.memory`` explains (measured, within one point).
+    """
     rows = []
     for name in ZOO:
         rows += [r.as_dict() for r in verify(archprof.load_spec(name), equivalence=lambda spec: equivalence(spec.name))]
@@ -39,3 +44,35 @@ def test_verify_command_exit_codes(tmp_path):
     bad.write_text((archprof.spec.bundled_dir() / "lenet5.yaml").read_text().replace("value: 61706", "value: 61000"))
     result = CliRunner().invoke(main, ["verify", str(bad), "--no-equivalence"])
     assert result.exit_code == 1 and "FAIL" in result.output
+
+
+def test_the_proof_sees_training_settings_that_logits_do_not():
+    """Same weights, same eval logits: a BatchNorm momentum, a dropout or a drop-path rate that
+    differs from the reference's still fails the proof, naming both modules."""
+    from archprof.verify.equivalence import check
+
+    for name, params, message in [
+        ("efficientnet_b0", {"bn_momentum": 0.2}, "features.0.1 (BatchNorm2d) momentum 0.2, the reference's features.0.1 (BatchNorm2d) 0.1"),
+        ("vgg11", {"drop_rate": 0.4}, "dropout rate of classifier.2 0.4, of the reference's classifier.2 0.5"),
+        ("efficientnet_b0", {"stochastic_depth_prob": 0.3}, "drop-path rate of features.2.1.stochastic_depth 0.0375"),
+    ]:
+        result = check(archprof.load_spec(name, params=params))
+        assert result.relative_diff <= 1e-4 and not result.passed(), (name, params)
+        assert result.settings.startswith(message), result.settings
+    row = [r for r in verify(archprof.load_spec("vgg11", params={"drop_rate": 0.4})) if r.check == "equivalence"][0]
+    assert row.status == FAIL and "settings differ: dropout rate" in row.note
+
+
+def test_an_unexplained_memory_difference_fails():
+    from archprof.analysis import analyze
+    from archprof.verify.checks import memory_check
+
+    spec = archprof.load_spec("resnet18")
+    a = analyze(spec)
+    assert memory_check(spec, a).status != FAIL
+    from archprof.spec.schema import Reference
+
+    claimed = Reference.model_validate({**spec.reference.model_dump(), "memory": {"peak": "+5.0%", "note": "a wrong explanation"}})
+    wrong = spec.model_copy(update={"reference": claimed})
+    row = memory_check(wrong, a)
+    assert row.status == FAIL and "±1 pt around peak +5.0%" in row.tolerance
