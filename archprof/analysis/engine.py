@@ -5,6 +5,7 @@ Data flows one way: source (:mod:`.sources`) → model on meta → traced rows (
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -20,13 +21,18 @@ from archprof.errors import ArchprofError
 from archprof.spec.plan import propagate
 from archprof.spec.registry import ShapeError
 
+MAX_BATCH = 1 << 20
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _number(value: int | float) -> str:
+    return f"{value:g}"
 
 
 def _rf_text(state: Any) -> str:
     if isinstance(state, receptive.Field):
         (h, w), (jh, jw) = state.size, state.jump
-        text = f"{h}x{w} /{jh}" if (h, jh) == (w, jw) else f"{h}x{w} /{jh}x{jw}"
+        text = f"{h}x{w} /{_number(jh)}" if (h, jh) == (w, jw) else f"{h}x{w} /{_number(jh)}x{_number(jw)}"
         return text + (" +gate" if state.gated else "")
     return state or ""
 
@@ -55,25 +61,46 @@ def _records(rows) -> list[dict[str, Any]]:
     return records
 
 
-def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: int = 1, dtype: str = "fp32") -> Analysis:
+def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: int = 1, dtype: str = "fp32",
+            input_data: Any = None) -> Analysis:
     """Analyse a spec (path, name or :class:`Spec`), a ``torchvision:``/``timm:``/``file.py:`` source,
-    an ``nn.Module``, or a :class:`~archprof.analysis.sources.Source` already opened. Nothing is allocated: the model and its input live on the meta device."""
+    an ``nn.Module``, or a :class:`~archprof.analysis.sources.Source` already opened. Nothing is allocated: the model and its input live on the meta device.
+
+    ``input_data`` gives example inputs instead of ``input_shape`` and ``batch``, as torchinfo's does:
+    a tensor, a tuple of positional tensors or a dict of keyword tensors (moved to meta; their
+    values are never read). A ``file.py:Factory`` source may carry them as ``Factory.example_input``,
+    a function returning the same."""
     if dtype not in DTYPES:
         raise ArchprofError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPES)})")
-    if batch < 1:
-        raise ArchprofError(f"batch must be at least 1, got {batch}")
+    if not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise ArchprofError(f"batch must be an integer from 1 to {MAX_BATCH}, got {batch!r}")
     src = open_source(source, input_shape)
+    if input_data is None and src.example_input is not None:
+        input_data = src.example_input()
+    if input_data is not None:
+        return _analyze_examples(src, input_data, dtype)
     shape = tuple(input_shape or src.input_shape)
     with plain_meta_kernels():  # everything below runs meta forwards (non-spec sources probe sizes too)
-        con = input_constraints(src)
+        model = None if src.plan is not None else build_on_meta(src)
+        if model is not None:
+            _needs_one_input(model, src)
+        con = input_constraints(src, input_shape)
+        if input_shape is None and con.valid and con.analysed != shape[-1]:
+            shape = (*shape[:-2], con.analysed, con.analysed)   # the default size the built model accepts
         if src.plan is not None:
             try:
                 propagate(src.plan.root, (shape,), memo={})
             except ShapeError as exc:
                 raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {exc}; it takes {con.describe()}") from None
-        model = build_on_meta(src).to(DTYPES[dtype]).eval()
+            model = build_on_meta(src)
+        model = model.to(DTYPES[dtype]).eval()
         x = torch.empty(batch, *shape, device="meta", dtype=DTYPES[dtype])
-        traced = _trace(model, x, src, shape, con)
+        traced = _trace(model, x, {}, src, shape, con.describe())
+    return _analysis(src, shape, batch, dtype, model, traced, con.as_dict())
+
+
+def _analysis(src: Source, shape: tuple, batch: int, dtype: str, model: nn.Module, traced: Trace, constraints: dict,
+              examples: list | None = None) -> Analysis:
     records = _records(traced.rows)
     return Analysis(
         source=src.label,
@@ -82,21 +109,73 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
         dtype=dtype,
         records=records,
         totals=_totals(model, records, traced, DTYPES[dtype]),
-        input_constraints=con.as_dict(),
+        input_constraints=constraints,
         uncounted_ops=traced.uncounted,
+        example_inputs=examples or [],
     )
 
 
-def _trace(model: nn.Module, x: torch.Tensor, src: Source, shape: tuple, con) -> Trace:
+def _needs_one_input(model: nn.Module, src: Source) -> None:
+    """A forward with several required inputs cannot be fed one image: say how to give them."""
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return
+    required = [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if len(required) > 1:
+        raise ArchprofError(f"{src.label}: forward takes {len(required)} inputs ({', '.join(required)}): give example inputs, "
+                            "analyze(model, input_data=(...)) in Python or an example_input function on the factory")
+
+
+def _to_meta(value: Any, dtype: torch.dtype) -> Any:
+    if isinstance(value, torch.Tensor):
+        return torch.empty_like(value, device="meta", dtype=dtype if value.is_floating_point() else value.dtype)
+    return value
+
+
+def _analyze_examples(src: Source, input_data: Any, dtype: str) -> Analysis:
+    """Example inputs: a tensor, a tuple of positional ones, or a dict of keyword ones."""
+    if isinstance(input_data, torch.Tensor):
+        args, kwargs = (input_data,), {}
+    elif isinstance(input_data, (tuple, list)):
+        args, kwargs = tuple(input_data), {}
+    elif isinstance(input_data, dict):
+        args, kwargs = (), dict(input_data)
+    else:
+        raise ArchprofError(f"input_data must be a tensor, a tuple or a dict of tensors, got {type(input_data).__name__}")
+    tensors = [(str(k), v) for k, v in (*enumerate(args), *kwargs.items()) if isinstance(v, torch.Tensor)]
+    if not tensors:
+        raise ArchprofError("input_data holds no tensor")
+    first = tensors[0][1]
+    if first.dim() < 1:
+        raise ArchprofError("the first example input needs a batch dimension")
+    args = tuple(_to_meta(a, DTYPES[dtype]) for a in args)
+    kwargs = {k: _to_meta(v, DTYPES[dtype]) for k, v in kwargs.items()}
+    examples = [{"name": k, "shape": list(v.shape), "dtype": str(v.dtype).removeprefix("torch.")} for k, v in tensors]
+    shape, batch = tuple(first.shape[1:]), int(first.shape[0])
+    label = ", ".join(f"{e['name']}: {'x'.join(map(str, e['shape']))}" for e in examples)
+    with plain_meta_kernels():
+        model = build_on_meta(src).to(DTYPES[dtype]).eval()
+        if len(tensors) == 1 and not kwargs and len(shape) == 3:
+            con = input_constraints(src, shape)
+            constraints, fits = con.as_dict(), con.describe()
+        else:
+            constraints = {"description": f"not probed: the model takes several inputs ({label})", "probed": []}
+            fits = "the example inputs' shapes"
+        traced = _trace(model, args, kwargs, src, shape, fits)
+    return _analysis(src, shape, batch, dtype, model, traced, constraints, examples)
+
+
+def _trace(model: nn.Module, x: Any, kwargs: dict, src: Source, shape: tuple, takes: str) -> Trace:
     try:
         # eval mode: the same saved tensors as training (to 0.1% on the zoo) without the slow
         # training-mode batch-norm decomposition on meta; only dropout masks are left out
-        return trace(model, x)
+        return trace(model, x, kwargs=kwargs)
     except ArchprofError:
         raise
     except Exception as exc:  # noqa: BLE001 - the forward pass rejected the input
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {first}; it takes {con.describe()}") from None
+        raise ArchprofError(f"input {'x'.join(map(str, shape))} does not fit {src.label}: {first}; it takes {takes}") from None
 
 
 def _totals(model: nn.Module, records: list[dict], traced: Trace, dtype: torch.dtype) -> dict[str, Any]:
@@ -105,8 +184,6 @@ def _totals(model: nn.Module, records: list[dict], traced: Trace, dtype: torch.d
     item = torch.empty((), dtype=dtype).element_size()
     weights = params * item + sum(b.numel() * b.element_size() for b in model.buffers())
     grads = trainable * item
-    spatial = [r for r in records if r["rf_size"] is not None and r["spatial"]]
-    last = spatial[-1] if spatial else None
     saved = traced.saved_bytes
     sgd = weights + grads + trainable * item + saved
     adamw = weights + grads + 2 * trainable * item + saved
@@ -123,6 +200,29 @@ def _totals(model: nn.Module, records: list[dict], traced: Trace, dtype: torch.d
         "train_memory_sgd_bytes": sgd,
         "train_memory_adamw_bytes": adamw,
         "train_memory_bytes": adamw,
-        "receptive_field": {"layer": last["name"], "size": list(last["rf_size"]), "jump": list(last["rf_jump"]),
-                            "gated": last["rf_gated"]} if last else None,
+        "receptive_field": headline_field(records),
     }
+
+
+def headline_field(records: list[dict]) -> dict[str, Any]:
+    """The model's receptive field, with the layer it comes from.
+
+    ``field``: the last layer with image axes (what papers quote: the window a position of the final
+    feature map sees). ``unknown``: the tracker lost the image axes after that layer (or before any),
+    so no figure is the model's; the last known one is given apart. ``global``: no layer keeps image
+    axes, every position sees the whole input. ``none``: nothing depends on the image.
+    """
+    spatial = [i for i, r in enumerate(records) if r["rf_size"] is not None and r["spatial"]]
+    start = spatial[-1] + 1 if spatial else 0
+    known = _field_of(records[spatial[-1]]) if spatial else None
+    lost = next((r for r in records[start:] if r["receptive_field"] == receptive.UNKNOWN), None)
+    if lost is not None:
+        return {"status": "unknown", "layer": lost["name"], "last_known": known}
+    if known is not None:
+        return {"status": "field", **known}
+    seen = next((r for r in records if r["receptive_field"] == receptive.GLOBAL), None)
+    return {"status": "global", "layer": seen["name"]} if seen else {"status": "none", "layer": None}
+
+
+def _field_of(row: dict) -> dict[str, Any]:
+    return {"layer": row["name"], "size": list(row["rf_size"]), "jump": list(row["rf_jump"]), "gated": row["rf_gated"]}

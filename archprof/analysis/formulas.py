@@ -7,7 +7,10 @@ Conventions (also in the README):
   so ``macs`` equals ``FlopCounterMode`` total / 2 on the same trace.
 * ``flops`` = 2·MACs + the element-wise work below, counted per output element unless noted:
   bias adds of conv/linear (1), activations, normalisation, pooling, residual adds, softmax.
-* Data movement (views, permutes, concatenation, copies) costs nothing.
+* Data movement (views, permutes, concatenation, copies, padding, nearest upsampling) and new
+  tensors cost nothing (:data:`FREE_GROUPS`).
+* Products that ``FlopCounterMode`` has no formula for (:data:`PRODUCTS`: ``mv``, ``dot``,
+  ``addmv``, ``addbmm``, ``addr``, ``nn.Bilinear``'s ``_trilinear``) are counted here.
 * Any other op is *uncounted*: it is listed in the analysis, never silently zero.
 """
 from __future__ import annotations
@@ -67,19 +70,96 @@ PER_OUTPUT = {
 
 #: FLOPs per *input* element of reductions.
 PER_INPUT = dict.fromkeys(["mean", "sum", "amax", "amin", "var", "std", "_adaptive_avg_pool2d", "adaptive_max_pool2d",
-                           "norm", "linalg_vector_norm", "max", "min", "argmax", "logsumexp"], 1)
+                           "norm", "linalg_vector_norm", "max", "min", "argmax", "argmin", "logsumexp", "nonzero"], 1)
 
-#: Data movement and bookkeeping: no arithmetic.
-FREE = frozenset("""
-    view _unsafe_view reshape _reshape_alias permute transpose t expand unsqueeze squeeze flatten clone contiguous
-    cat stack select slice split split_with_sizes chunk unbind detach alias empty empty_like empty_strided zeros
-    zeros_like ones ones_like full full_like new_empty new_zeros new_ones copy_ _to_copy to as_strided roll
-    constant_pad_nd fill_ zero_ lift_fresh index_select index gather unfold im2col col2im arange lift_fresh_copy
-    _local_scalar_dense scalar_tensor repeat tile narrow movedim diagonal flip expand_as view_as unflatten
-    slice_scatter select_scatter masked_select nonzero topk sort detach_ resize_ set_ clone_ rand randn rand_like
-    randn_like uniform_ normal_ bernoulli_ _unsafe_index reflection_pad2d replication_pad2d upsample_nearest2d
-    _upsample_nearest_exact2d
-""".split())
+#: Ops that only move data or make new tensors: no arithmetic, so no FLOPs. The groups are the
+#: README's "Units and conventions" row; tests check every op of the first six on real tensors:
+#: each output value is an input value or a fill constant.
+FREE_GROUPS = {
+    "views": """view _unsafe_view reshape _reshape_alias expand expand_as unsqueeze squeeze flatten unflatten select
+        slice split split_with_sizes unsafe_split unsafe_split_with_sizes chunk unbind narrow diagonal alias detach
+        as_strided view_as unfold t""",
+    "permutes": "permute transpose movedim flip roll",
+    "concatenation": "cat stack repeat tile",
+    "copies": """clone contiguous copy _to_copy to lift_fresh lift_fresh_copy index index_select gather _unsafe_index
+        masked_select slice_scatter select_scatter im2col""",
+    "padding": "constant_pad_nd reflection_pad1d reflection_pad2d reflection_pad3d replication_pad1d replication_pad2d replication_pad3d",
+    "nearest upsampling": "upsample_nearest1d upsample_nearest2d upsample_nearest3d _upsample_nearest_exact2d",
+    "new tensors": """empty empty_like empty_strided new_empty zeros zeros_like new_zeros ones ones_like new_ones full
+        full_like new_full fill zero arange scalar_tensor _local_scalar_dense resize set rand randn rand_like randn_like
+        uniform normal""",
+}
+FREE = frozenset(name for names in FREE_GROUPS.values() for name in names.split())
+
+
+def _products(shape) -> int:
+    return math.prod(int(s) for s in shape)
+
+
+def _mv(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """mv(A[m, n], x[n]): m·n MACs; addmv(b, A, x) adds the bias (m)."""
+    with_bias = len(args) > 2 and isinstance(args[2], torch.Tensor)
+    macs = _numel(args[1] if with_bias else args[0])
+    return Cost(macs, 2 * macs + (_numel(out) if with_bias else 0))
+
+
+def _dot(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """dot(a[n], b[n]), vdot: n MACs."""
+    return Cost(_numel(args[0]), 2 * _numel(args[0]))
+
+
+def _addbmm(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """addbmm(b[m, p], A[k, m, n], B[k, n, p]): k·m·n·p MACs (the sum over k accumulates), plus the bias add."""
+    (k, m, n), p = args[1].shape, args[2].shape[-1]
+    macs = k * m * n * p
+    return Cost(macs, 2 * macs + _numel(out))
+
+
+def _addr(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """addr(b[m, n], u[m], v[n]): an outer product added to b, m·n MACs."""
+    return Cost(_numel(out), 2 * _numel(out))
+
+
+def _trilinear(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """_trilinear(x1, A, x2, expand1, expand2, expand3, sumdim) of ``nn.Bilinear``: each term x1·A·x2 of
+    the broadcast product is one MAC (B·O·I·J, as fvcore counts it) and three FLOPs (two multiplies, an add)."""
+    shapes = []
+    for tensor, expand in zip(args[:3], args[3:6]):
+        shape = list(tensor.shape)
+        for d in sorted(expand):
+            shape.insert(d, 1)
+        shapes.append(shape)
+    terms = _products(max(sizes) for sizes in zip(*shapes))
+    return Cost(terms, 3 * terms)
+
+
+def _slices(x: torch.Tensor, dim: int) -> tuple[int, int]:
+    n = int(x.shape[dim]) if x.dim() else 1
+    return n, (x.numel() // n if n else 0)
+
+
+def _sort(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """sort along a dim of n: n·⌈log2 n⌉ comparisons per slice (a comparison sort)."""
+    dim = args[1] if len(args) > 1 and isinstance(args[1], int) else kwargs.get("dim", -1)
+    n, slices = _slices(args[0], dim)
+    return Cost(0, slices * n * max(1, math.ceil(math.log2(n))) if n > 1 else 0)
+
+
+def _topk(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """topk(x, k) along a dim of n: n·⌈log2 k⌉ comparisons per slice (a heap of k), at least n."""
+    k = int(args[1])
+    dim = args[2] if len(args) > 2 else kwargs.get("dim", -1)
+    n, slices = _slices(args[0], dim)
+    return Cost(0, slices * n * max(1, math.ceil(math.log2(k))) if k > 1 else slices * n)
+
+
+def _col2im(args: tuple, kwargs: dict, out: Any) -> Cost:
+    """col2im (``F.fold``): every column element is added into the image, one FLOP each."""
+    return Cost(0, _numel(args[0]))
+
+
+#: Products ``torch.utils.flop_counter`` has no formula for: archprof counts them, FlopCounterMode does not.
+PRODUCTS = {"mv": _mv, "addmv": _mv, "dot": _dot, "vdot": _dot, "addbmm": _addbmm, "addr": _addr, "_trilinear": _trilinear}
 
 
 def _pool_window(args: tuple) -> int:
@@ -131,6 +211,8 @@ for _name in ("max_pool2d_with_indices", "max_pool2d", "max_pool1d", "max_pool3d
     COSTS[_name] = _max_pool
 for _name in ("avg_pool2d", "avg_pool1d", "avg_pool3d"):
     COSTS[_name] = _avg_pool
+for _name, _cost in {**PRODUCTS, "sort": _sort, "topk": _topk, "col2im": _col2im}.items():
+    COSTS.setdefault(_name, _cost)
 
 
 def op_name(func: Any) -> str:

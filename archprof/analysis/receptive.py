@@ -1,32 +1,42 @@
 """Receptive fields through any dataflow graph, tracked tensor by tensor at the aten level.
 
 Peers compute receptive fields for straight chains of conv/pool modules. Here every tensor of the
-traced forward carries a :class:`Field` — for each image axis (H, W): the tensor dimension that
-indexes it, the receptive-field size and the jump (distance in input pixels between adjacent
-positions). Ops combine the fields of their inputs, so branches (Inception, residual shortcuts)
-give the maximum over all paths. ``GLOBAL`` means every output sees the whole input (global
-pooling, a linear layer over flattened positions, attention over all tokens, an SE gate);
-``UNKNOWN`` means an op reshaped the image axes in a way this module does not model (windowed
-attention, for instance) — reported as such rather than guessed. A global value broadcast over the
-image axes into an element-wise op (a squeeze-and-excitation gate scaling the feature map) does not
-make the map global: the field stays that of the convolutional path and is marked ``gated``.
+traced forward carries a :class:`Field`: for each image axis (H, W), the tensor dimension that
+indexes it and the exact input window of every position along it (:mod:`.windows`). Ops combine
+the fields of their inputs, so branches (Inception, residual shortcuts, YOLO's Focus) give the union
+of all paths. ``GLOBAL`` means every output sees the whole input (global pooling, a linear layer
+over flattened positions, attention over all tokens); ``UNKNOWN`` means an op moved the image axes
+in a way this module does not model (windowed attention, ``unfold``, advanced indexing): reported
+as such, never guessed. Only ops with a rule here or the ``pointwise`` tag keep a field; any other
+op that reads one is unknown. A global value broadcast over the image axes into an element-wise op
+(a squeeze-and-excitation gate) or normalisation statistics over the image do not make the map
+global: the field stays that of the convolutional path and is marked ``gated``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any, Union
 
 import torch
 
+from archprof.analysis import windows
+from archprof.analysis.windows import Axis
+
 
 @dataclass(frozen=True)
 class Field:
     dims: tuple[int, int]      # tensor dims of the H and W axes (equal once merged into tokens)
-    size: tuple[int, int]      # receptive-field size in input pixels
-    jump: tuple[int, int]      # input pixels between neighbouring positions
+    axes: tuple[Axis, Axis]    # the input window of every position along H and along W
     extent: tuple[int, int] | None = None  # positions along H and W, to find them again after a merge
-    gated: bool = False        # a global gate (squeeze-and-excitation) scaled this path: global context on top
+    gated: bool = False        # global context on top: a gate (squeeze-and-excitation), image statistics
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.axes[0].size, self.axes[1].size
+
+    @property
+    def jump(self) -> tuple[int | float, int | float]:
+        return tuple(int(j) if j.denominator == 1 else float(j) for j in (a.jump for a in self.axes))
 
 
 GLOBAL = "global"
@@ -36,7 +46,7 @@ State = Union[Field, str, None]  # None: the tensor does not depend on the image
 
 def image_field(ndim: int, extent: tuple[int, int] | None = None) -> Field:
     """The model input: each pixel sees itself; H and W are the last two dims."""
-    return Field((ndim - 2, ndim - 1), (1, 1), (1, 1), extent)
+    return Field((ndim - 2, ndim - 1), (Axis.pixels(), Axis.pixels()), extent)
 
 
 def _dims(dim: Any, ndim: int) -> set[int]:
@@ -44,21 +54,30 @@ def _dims(dim: Any, ndim: int) -> set[int]:
     return {d % ndim for d in dims if isinstance(d, int)} if ndim else set()
 
 
-def _window(field: Field, kernel, stride, dilation) -> Field:
-    k, s, d = (_pair(v) for v in (kernel, stride or kernel, dilation))
-    size = tuple(field.size[a] + (k[a] - 1) * d[a] * field.jump[a] for a in range(2))
-    jump = tuple(field.jump[a] * s[a] for a in range(2))
-    return Field(field.dims, size, jump, gated=field.gated)
+def _through(field: Field, maps: list[windows.IndexMap | None]) -> State:
+    """The field read through one index map per image axis."""
+    axes = tuple(a.then(m) if m is not None else None for a, m in zip(field.axes, maps))
+    return UNKNOWN if None in axes else Field(field.dims, axes, gated=field.gated)
 
 
-def _pair(v: Any) -> tuple[int, int]:
-    if isinstance(v, (list, tuple)):
-        return (int(v[0]), int(v[-1])) if v else (1, 1)
-    return (int(v), int(v))
+def _spatial(value: Any, index: int, default: int) -> int:
+    """Entry ``index`` of a per-spatial-dim argument that may be one int or a shorter list."""
+    if isinstance(value, (list, tuple)):
+        return int(value[index]) if index < len(value) else (int(value[0]) if len(value) == 1 else default)
+    return default if value is None else int(value)
+
+
+def _on_image(s: State, x: torch.Tensor, spatial: int) -> bool:
+    """The field's image axes are among the last ``spatial`` dims, where a conv or pool works."""
+    return isinstance(s, Field) and s.dims[0] != s.dims[1] and min(s.dims) >= x.dim() - spatial
+
+
+def _passthrough(s: State) -> State:
+    return s if s in (GLOBAL, UNKNOWN, None) else UNKNOWN
 
 
 def combine(states: list[State], out_ndim: int, in_ndims: list[int], gates: list[bool] | None = None) -> State:
-    """Element-wise ops: the max over inputs, dims aligned by broadcasting from the right.
+    """Element-wise ops: the union over inputs, dims aligned by broadcasting from the right.
 
     ``gates[i]`` says input ``i`` is broadcast over the image axes (one value per channel): a global
     such input marks the others' field as gated instead of making it global.
@@ -74,13 +93,14 @@ def combine(states: list[State], out_ndim: int, in_ndims: list[int], gates: list
         return GLOBAL
     first, first_ndim = fields[0]
     dims = tuple(d + out_ndim - first_ndim for d in first.dims)
-    size, jump = list(first.size), list(first.jump)
+    axes = list(first.axes)
     for f, n in fields[1:]:
         if tuple(d + out_ndim - n for d in f.dims) != dims:
             return UNKNOWN
-        size = [max(a, b) for a, b in zip(size, f.size)]
-        jump = [max(a, b) for a, b in zip(jump, f.jump)]
-    return Field(dims, tuple(size), tuple(jump), first.extent, gated or any(f.gated for f, _ in fields))
+        axes = [a.union(b) if a is not None else None for a, b in zip(axes, f.axes)]
+    if None in axes:
+        return UNKNOWN  # paths at different resolutions meet: not modelled
+    return Field(dims, tuple(axes), first.extent, gated or any(f.gated for f, _ in fields))
 
 
 def _remap(state: State, mapping: dict[int, int | None]) -> State:
@@ -125,8 +145,8 @@ def _reshape_map(old: tuple[int, ...], new: tuple[int, ...]) -> dict[int, int | 
     return mapping
 
 
-def propagate(name: str, args: tuple, kwargs: dict, out: Any, state_of) -> State:
-    """The field of ``out`` from the fields of the tensor arguments (``state_of(tensor)``)."""
+def propagate(func: Any, args: tuple, kwargs: dict, out: Any, state_of) -> State | list[State]:
+    """The field of ``out`` (a list, one per output, for splits) from the fields of the tensor arguments."""
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     for a in args:
         if isinstance(a, (list, tuple)):
@@ -138,14 +158,20 @@ def propagate(name: str, args: tuple, kwargs: dict, out: Any, state_of) -> State
     if not isinstance(first, torch.Tensor):
         return None
     x, s = tensors[0], states[0]
+    name = func.overloadpacket.__name__
     base = name.rstrip("_") if not name.startswith("_") else name
     rule = _RULES.get(base)
     if rule is not None:
-        state = rule(args, kwargs, first, x, s, states, tensors)
-    elif first.dim() >= max(t.dim() for t in tensors) and all(_broadcastable(t.shape, first.shape) for t in tensors):
-        state = combine(states, first.dim(), [t.dim() for t in tensors], _gates(states, tensors, first))
+        state = rule(args, kwargs, out if base in _SPLITS else first, x, s, states, tensors)
+        if isinstance(state, list):
+            return [_with_extent(st, t) for st, t in zip(state, out)]
+    elif torch.Tag.pointwise in func.tags or base in _ELEMENTWISE:
+        if first.dim() >= max(t.dim() for t in tensors) and all(_broadcastable(t.shape, first.shape) for t in tensors):
+            state = combine(states, first.dim(), [t.dim() for t in tensors], _gates(states, tensors, first))
+        else:
+            state = UNKNOWN
     else:
-        state = GLOBAL if all(st in (None, GLOBAL) for st in states) else UNKNOWN
+        state = GLOBAL if all(st in (None, GLOBAL) for st in states) else UNKNOWN  # not modelled: never a guess
     return _with_extent(state, first)
 
 
@@ -174,60 +200,130 @@ def _broadcastable(small, big) -> bool:
     return all(a in (1, b) for a, b in zip(reversed(small), reversed(big)))
 
 
+# -- rules: (args, kwargs, out, x, s, states, tensors) -> State ---------------------------------
 def _conv(args, kwargs, out, x, s, states, tensors):
-    if not isinstance(s, Field) or s.dims != (x.dim() - 2, x.dim() - 1):
-        return s if s in (GLOBAL, UNKNOWN) else UNKNOWN
+    """aten.convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups)."""
     weight = args[1]
-    return _window(s, tuple(weight.shape[2:]), args[3], args[5])
+    spatial = weight.dim() - 2
+    if not _on_image(s, x, spatial):
+        return _passthrough(s)
+    maps = []
+    for d in s.dims:
+        i = d - (x.dim() - spatial)   # kernel, stride, padding and dilation by position, never by H/W guess
+        kernel, stride = int(weight.shape[2 + i]), _spatial(args[3], i, 1)
+        padding, dilation = _spatial(args[4], i, 0), _spatial(args[5], i, 1)
+        make = windows.transposed if len(args) > 6 and args[6] else windows.window
+        maps.append(make(kernel, stride, dilation, padding))
+    return _through(s, maps)
 
 
-def _pool(args, kwargs, out, x, s, states, tensors):
-    if not isinstance(s, Field) or s.dims != (x.dim() - 2, x.dim() - 1):
-        return s if s in (GLOBAL, UNKNOWN) else UNKNOWN
-    kernel = args[1]
-    stride = args[2] if len(args) > 2 and args[2] else kernel
-    dilation = args[4] if len(args) > 4 else 1
-    if isinstance(dilation, bool):  # avg_pool2d's fifth argument is ceil_mode
-        dilation = 1
-    return _window(s, kernel, stride, dilation)
+def _pool(spatial: int, dilation_at: int | None):
+    """max_pool(x, kernel, stride, padding, dilation, ceil) / avg_pool(x, kernel, stride, padding, ceil, …)."""
+    def rule(args, kwargs, out, x, s, states, tensors):
+        if not _on_image(s, x, spatial):
+            return _passthrough(s)
+        kernel = args[1]
+        stride = args[2] if len(args) > 2 and args[2] else kernel
+        padding = args[3] if len(args) > 3 else 0
+        dilation = args[dilation_at] if dilation_at is not None and len(args) > dilation_at else 1
+        maps = []
+        for d in s.dims:
+            i = d - (x.dim() - spatial)
+            maps.append(windows.window(_spatial(kernel, i, 1), _spatial(stride, i, 1), _spatial(dilation, i, 1),
+                                       _spatial(padding, i, 0)))
+        return _through(s, maps)
 
-
-def _pool3d(args, kwargs, out, x, s, states, tensors):
-    """3-d pooling whose last two dims are the image (LRN pools across channels this way)."""
-    if not isinstance(s, Field) or s.dims != (x.dim() - 2, x.dim() - 1):
-        return s if s in (GLOBAL, UNKNOWN, None) else UNKNOWN
-    kernel = _triple(args[1])
-    stride = _triple(args[2]) if len(args) > 2 and args[2] else kernel
-    return _window(s, kernel[1:], stride[1:], 1)
-
-
-def _triple(v: Any) -> tuple[int, int, int]:
-    return tuple(v) if isinstance(v, (list, tuple)) and len(v) == 3 else (int(v[0] if isinstance(v, (list, tuple)) else v),) * 3
+    return rule
 
 
 def _adaptive(args, kwargs, out, x, s, states, tensors):
     if not isinstance(s, Field):
         return s
-    h, w = x.shape[-2:]
-    oh, ow = out.shape[-2:]
-    if (oh, ow) == (1, 1):
+    if tuple(out.shape[-2:]) == (1, 1):
         return GLOBAL
-    if (oh, ow) == (h, w):
-        return s
-    kernel = (math.ceil(h / oh) + (h % oh != 0), math.ceil(w / ow) + (w % ow != 0))  # widest adaptive window
-    return _window(s, kernel, (max(h // oh, 1), max(w // ow, 1)), 1)
+    if not _on_image(s, x, 2):
+        return UNKNOWN
+    return _through(s, [windows.adaptive(int(x.shape[d]), int(out.shape[d])) for d in s.dims])
 
 
-def _reduce(args, kwargs, out, x, s, states, tensors):
+def _resample(mode: str):
+    def rule(args, kwargs, out, x, s, states, tensors):
+        """Interpolation as PyTorch computes it from the input and output sizes."""
+        if not _on_image(s, x, 2):
+            return _passthrough(s)
+        align = bool(args[2]) if mode in ("linear", "cubic") and len(args) > 2 and isinstance(args[2], bool) else False
+        maps = [windows.resample(int(x.shape[d]), int(out.shape[d]), mode, align) for d in s.dims]
+        return _through(s, maps)
+
+    return rule
+
+
+def _antialiased(mode: str):
+    plain = _resample(mode)
+
+    def rule(args, kwargs, out, x, s, states, tensors):
+        """Antialiasing widens the kernel when shrinking: not modelled then."""
+        if isinstance(s, Field) and any(out.shape[d] < x.shape[d] for d in s.dims):
+            return UNKNOWN
+        return plain(args, kwargs, out, x, s, states, tensors)
+
+    return rule
+
+
+def _pixel_shuffle(args, kwargs, out, x, s, states, tensors):
+    """Channels to space: output position o along an axis is input position o // r."""
+    if not _on_image(s, x, 2):
+        return _passthrough(s)
+    r = int(args[1])
+    return _through(s, [windows.resample(int(x.shape[d]), int(x.shape[d]) * r, "nearest") for d in s.dims])
+
+
+def _pixel_unshuffle(args, kwargs, out, x, s, states, tensors):
+    """Space to channels: one position gathers r x r input positions."""
+    if not _on_image(s, x, 2):
+        return _passthrough(s)
+    r = int(args[1])
+    return _through(s, [windows.window(r, r) for _ in s.dims])
+
+
+def _pad(args, kwargs, out, x, s, states, tensors):
+    """Padding (or cropping, when negative) shifts positions: (left, right) pairs from the last dim."""
     if not isinstance(s, Field):
         return s
-    dim = args[1] if len(args) > 1 else kwargs.get("dim")
-    dims = set(range(x.dim())) if dim is None or dim == [] else _dims(dim, x.dim())
-    if dims & set(s.dims):
-        return GLOBAL
-    keepdim = out.dim() == x.dim()
-    mapping = {d: (d if keepdim else d - sum(r < d for r in dims)) for d in range(x.dim()) if d not in dims}
-    return _remap(s, mapping)
+    pad = list(args[1])
+    maps = []
+    for d in s.dims:
+        k = 2 * (x.dim() - 1 - d)
+        maps.append(windows.shift(-int(pad[k])) if k < len(pad) else windows.shift(0))
+    return _through(s, maps) if s.dims[0] != s.dims[1] else (s if not any(pad) else UNKNOWN)
+
+
+def _along(at: int, default: Any = None, keyword: str = "dim"):
+    """Ops that reorder or mix positions along the dims at ``args[at]``: unknown when those are image
+    axes, untouched otherwise (sorting channels, gathering classes)."""
+    def rule(args, kwargs, out, x, s, states, tensors):
+        dim = args[at] if len(args) > at else kwargs.get(keyword, default)
+        if isinstance(s, Field) and (dim is None or dim == [] or _dims(dim, x.dim()) & set(s.dims)):
+            return UNKNOWN
+        return s
+
+    return rule
+
+
+def _reduce(at: int = 1):
+    """Reductions over the dims at ``args[at]`` (all dims when none): over an image axis, global."""
+    def rule(args, kwargs, out, x, s, states, tensors):
+        if not isinstance(s, Field):
+            return s
+        dim = args[at] if len(args) > at else kwargs.get("dim")
+        dims = set(range(x.dim())) if dim is None or dim == [] else _dims(dim, x.dim())
+        if dims & set(s.dims):
+            return GLOBAL
+        keepdim = out.dim() == x.dim()
+        mapping = {d: (d if keepdim else d - sum(r < d for r in dims)) for d in range(x.dim()) if d not in dims}
+        return _remap(s, mapping)
+
+    return rule
 
 
 def _softmax(args, kwargs, out, x, s, states, tensors):
@@ -236,14 +332,18 @@ def _softmax(args, kwargs, out, x, s, states, tensors):
     return s
 
 
-def _layer_norm(args, kwargs, out, x, s, states, tensors):
-    if isinstance(s, Field) and set(s.dims) & set(range(x.dim() - len(args[1]), x.dim())):
-        return GLOBAL
-    return s
+def _statistics(dims_of):
+    """Normalisation: statistics over an image axis add global context, like a gate."""
+    def rule(args, kwargs, out, x, s, states, tensors):
+        if isinstance(s, Field) and set(s.dims) & dims_of(args, x):
+            return replace(s, gated=True)
+        return s
+
+    return rule
 
 
 def _first(args, kwargs, out, x, s, states, tensors):
-    """Ops whose other tensor arguments are per-channel parameters (batch norm)."""
+    """Ops whose other tensor arguments are per-channel parameters (batch norm in inference)."""
     return s
 
 
@@ -260,9 +360,8 @@ def _view(args, kwargs, out, x, s, states, tensors):
     return state
 
 
-def _unbind(args, kwargs, out, x, s, states, tensors):
-    d = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % x.dim()
-    return _select((args[0], d), kwargs, out, x, s, states, tensors)
+def _expand(args, kwargs, out, x, s, states, tensors):
+    return _remap(s, {d: d + out.dim() - x.dim() for d in range(x.dim())})
 
 
 def _permute(args, kwargs, out, x, s, states, tensors):
@@ -282,10 +381,6 @@ def _unsqueeze(args, kwargs, out, x, s, states, tensors):
     return _remap(s, {old: old + (old >= d) for old in range(x.dim())})
 
 
-def _squeeze(args, kwargs, out, x, s, states, tensors):
-    return _view(args, kwargs, out, x, s, states, tensors)
-
-
 def _select(args, kwargs, out, x, s, states, tensors):
     d = args[1] % x.dim()
     if isinstance(s, Field) and d in s.dims:
@@ -293,44 +388,69 @@ def _select(args, kwargs, out, x, s, states, tensors):
     return _remap(s, {old: old - (old > d) for old in range(x.dim()) if old != d})
 
 
-def _slice(args, kwargs, out, x, s, states, tensors):
-    """Every ``step``-th position of an image axis: neighbours are ``step`` times further apart."""
+def _unbind(args, kwargs, out, x, s, states, tensors):
     d = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % x.dim()
-    step = args[4] if len(args) > 4 else kwargs.get("step", 1)
-    if not isinstance(s, Field) or d not in s.dims or step == 1:
+    return _select((args[0], d), kwargs, out, x, s, states, tensors)
+
+
+def _slice(args, kwargs, out, x, s, states, tensors):
+    """Positions start, start + step, …: an offset, and neighbours ``step`` times further apart."""
+    d = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % x.dim()
+    if not isinstance(s, Field) or d not in s.dims:
         return s
+    n = int(x.shape[d])
+    start = args[2] if len(args) > 2 and args[2] is not None else kwargs.get("start") or 0
+    step = args[4] if len(args) > 4 else kwargs.get("step", 1)
+    start = min(max(start + n if start < 0 else start, 0), n)
     if s.dims[0] == s.dims[1]:
-        return UNKNOWN   # a step over merged (H·W) positions
-    axis = s.dims.index(d)
-    jump = list(s.jump)
-    jump[axis] *= step
-    return replace(s, jump=tuple(jump))
+        return s if (start, step) == (0, 1) else UNKNOWN   # a slice of merged (H·W) positions
+    return _through(s, [windows.shift(start, step) if dim == d else windows.shift(0) for dim in s.dims])
 
 
-#: Input positions one output position reads along each axis, by interpolation.
-_TAPS = {"upsample_nearest2d": 1, "_upsample_nearest_exact2d": 1, "upsample_bilinear2d": 2, "_upsample_bilinear2d_aa": 2,
-         "upsample_bicubic2d": 4, "_upsample_bicubic2d_aa": 4}
-
-
-def _upsample(name: str):
-    def rule(args, kwargs, out, x, s, states, tensors):
-        """An integer upscaling divides the jump; interpolation widens the window by its taps."""
-        if not isinstance(s, Field) or s.dims != (x.dim() - 2, x.dim() - 1):
-            return s if s in (GLOBAL, UNKNOWN, None) else UNKNOWN
-        size, jump = list(s.size), list(s.jump)
-        for axis in range(2):
-            n_in, n_out = x.shape[s.dims[axis]], out.shape[s.dims[axis]]
-            if n_out % n_in or jump[axis] % (n_out // n_in):
-                return UNKNOWN   # a fractional jump: not modelled
-            size[axis] += (_TAPS[name] - 1) * jump[axis]
-            jump[axis] //= n_out // n_in
-        return replace(s, size=tuple(size), jump=tuple(jump), extent=None)
-
-    return rule
+def _split(args, kwargs, out, x, s, states, tensors):
+    """Pieces along an image axis start further along it; along other dims each piece keeps the field.
+    ``out`` is every piece (see ``_SPLITS``)."""
+    d = (args[2] if len(args) > 2 else kwargs.get("dim", 0)) % x.dim()
+    pieces = list(out) if isinstance(out, (list, tuple)) else [out]
+    if not isinstance(s, Field) or d not in s.dims:
+        return [s] * len(pieces)
+    if s.dims[0] == s.dims[1]:
+        return [UNKNOWN] * len(pieces)
+    states, start = [], 0
+    for piece in pieces:
+        states.append(_through(s, [windows.shift(start) if dim == d else windows.shift(0) for dim in s.dims]))
+        start += int(piece.shape[d])
+    return states
 
 
 def _cat(args, kwargs, out, x, s, states, tensors):
-    return combine(states, out.dim(), [t.dim() for t in tensors])
+    """Concatenation of channels keeps the union of fields. Along an image axis, one map beside
+    constants (a class token before the patch tokens) shifts its positions; maps side by side are
+    not modelled."""
+    dim = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % out.dim()
+    fields = [(i, st) for i, st in enumerate(states) if isinstance(st, Field)]
+    along = [st for _, st in fields if dim in st.dims]   # cat only takes tensors of one rank
+    if not along:
+        return combine(states, out.dim(), [t.dim() for t in tensors])
+    if len(fields) > 1 or any(st in (GLOBAL, UNKNOWN) for st in states):
+        return UNKNOWN
+    i, field = fields[0]
+    offset = sum(int(t.shape[dim]) for t in tensors[:i])
+    if field.dims[0] == field.dims[1]:
+        return field   # merged tokens: the constants are extra tokens, the image tokens keep their fields
+    return _through(field, [windows.shift(-offset) if d == dim else windows.shift(0) for d in field.dims])
+
+
+def _stack(args, kwargs, out, x, s, states, tensors):
+    """A new dim at ``dim``: the fields move past it, then combine as in concatenation."""
+    dim = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % out.dim()
+    moved = [_remap(st, {d: d + (d >= dim) for d in range(t.dim())}) for st, t in zip(states, tensors)]
+    return combine(moved, out.dim(), [out.dim()] * len(moved))
+
+
+def _independent(args, kwargs, out, x, s, states, tensors):
+    """New tensors shaped like another (``new_zeros``, ``zeros_like``): their values see no pixel."""
+    return None
 
 
 def _matmul(args, kwargs, out, x, s, states, tensors):
@@ -353,20 +473,42 @@ def _matmul(args, kwargs, out, x, s, states, tensors):
     return combine(parts, out.dim(), ndims)
 
 
+#: Element-wise or copying ops without the ``pointwise`` tag.
+_ELEMENTWISE = frozenset("""
+    _to_copy copy clone contiguous alias detach lift_fresh lift_fresh_copy native_dropout bernoulli dropout
+    masked_fill where fill zero add sub rsub mul div lt gt le ge eq ne fmod remainder hardswish prelu _prelu_kernel
+    log_sigmoid_forward rrelu_with_noise
+""".split())
+
+_SPLITS = ("split", "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "chunk")  # rules given every output
+
 _RULES = {
     "convolution": _conv, "_convolution": _conv,
-    "max_pool2d_with_indices": _pool, "max_pool2d": _pool, "avg_pool2d": _pool,
-    "avg_pool3d": _pool3d, "max_pool3d_with_indices": _pool3d,
+    "max_pool2d_with_indices": _pool(2, 4), "max_pool2d": _pool(2, 4), "avg_pool2d": _pool(2, None),
+    "max_pool3d_with_indices": _pool(3, 4), "avg_pool3d": _pool(3, None),
     "_adaptive_avg_pool2d": _adaptive, "adaptive_max_pool2d": _adaptive,
-    "mean": _reduce, "sum": _reduce, "amax": _reduce, "amin": _reduce, "var": _reduce, "std": _reduce, "max": _reduce,
+    "upsample_nearest2d": _resample("nearest"), "_upsample_nearest_exact2d": _resample("nearest-exact"),
+    "upsample_bilinear2d": _resample("linear"), "upsample_bicubic2d": _resample("cubic"),
+    "_upsample_bilinear2d_aa": _antialiased("linear"), "_upsample_bicubic2d_aa": _antialiased("cubic"),
+    "pixel_shuffle": _pixel_shuffle, "pixel_unshuffle": _pixel_unshuffle,
+    **dict.fromkeys(["constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d", "replication_pad1d",
+                     "replication_pad2d", "replication_pad3d"], _pad),
+    **dict.fromkeys(["mean", "sum", "amax", "amin", "var", "std", "max", "min", "var_mean", "std_mean", "logsumexp",
+                     "argmax", "argmin", "prod", "any", "all"], _reduce()),
+    "linalg_vector_norm": _reduce(2), "norm": _reduce(2),
     "_softmax": _softmax, "_safe_softmax": _softmax, "_log_softmax": _softmax,
-    "native_layer_norm": _layer_norm,
-    "constant_pad_nd": _first, "roll": _first, "reflection_pad2d": _first, "replication_pad2d": _first,
-    **{name: _upsample(name) for name in _TAPS},
+    "native_layer_norm": _statistics(lambda args, x: set(range(x.dim() - len(args[1]), x.dim()))),
+    "native_group_norm": _statistics(lambda args, x: set(range(2, x.dim()))),
     "native_batch_norm": _first, "_native_batch_norm_legit_no_training": _first, "_native_batch_norm_legit": _first,
     "view": _view, "_unsafe_view": _view, "reshape": _view, "_reshape_alias": _view, "flatten": _view,
+    "squeeze": _view, "unflatten": _view, "expand": _expand,
     "permute": _permute, "transpose": _transpose, "t": _transpose,
-    "unsqueeze": _unsqueeze, "squeeze": _squeeze, "select": _select, "slice": _slice, "cat": _cat,
-    "unbind": _unbind, "split": _first, "split_with_sizes": _first, "chunk": _first,
+    "unsqueeze": _unsqueeze, "select": _select, "slice": _slice, "cat": _cat, "stack": _stack, "unbind": _unbind,
+    **dict.fromkeys(_SPLITS, _split),
+    "roll": _along(2, keyword="dims"), "flip": _along(1, keyword="dims"), "cumsum": _along(1), "cumprod": _along(1),
+    "sort": _along(1, -1), "topk": _along(2, -1), "gather": _along(1), "index_select": _along(1),
+    "unfold": _along(1), "scatter": _along(1), "scatter_add": _along(1), "glu": _along(1, -1),
+    **dict.fromkeys(["new_zeros", "new_ones", "new_empty", "new_full", "zeros_like", "ones_like", "empty_like",
+                     "full_like", "rand_like", "randn_like", "empty_strided", "scalar_tensor"], _independent),
     "mm": _matmul, "addmm": _matmul, "bmm": _matmul, "baddbmm": _matmul,
 }

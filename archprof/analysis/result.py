@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: receptive fields say global, unknown or null apart; constraints list the sizes probed
 COLUMNS = ["name", "type", "input_shape", "output_shape", "params", "trainable_params", "macs", "flops",
            "activation_bytes", "spatial", "rf_size", "rf_jump", "rf_gated", "receptive_field", "notes"]
 
@@ -27,6 +27,7 @@ class Analysis:
     totals: dict[str, Any]
     input_constraints: dict[str, Any]
     uncounted_ops: dict[str, int] = field(default_factory=dict)
+    example_inputs: list[dict[str, Any]] = field(default_factory=list)  # given with input_data: name, shape, dtype
 
     @cached_property
     def layers(self) -> "pd.DataFrame":
@@ -56,15 +57,28 @@ class Analysis:
             "input_constraints": self.input_constraints,
             "layers": [_json_row(r) for r in records],
             "uncounted_ops": self.uncounted_ops,
+            **({"example_inputs": self.example_inputs} if self.example_inputs else {}),
         }
 
 
 def receptive_field_text(rf: dict | None) -> str:
-    """The headline receptive field of ``totals["receptive_field"]``, for people."""
-    if not rf:
-        return "none"
-    text = f"{rf['size'][0]}x{rf['size'][1]} (jump {rf['jump'][0]}) at {rf['layer']}"
-    return text + ", plus global context from gates" if rf.get("gated") else text
+    """The headline receptive field of ``totals["receptive_field"]``, for people, with its layer."""
+    status = (rf or {}).get("status", "none")
+    if status == "field":
+        return _field_text(rf)
+    if status == "global":
+        return f"global (from {rf['layer']})"
+    if status == "unknown":
+        known = rf.get("last_known")
+        return f"unknown from {rf['layer']}" + (f" (last known {_field_text(known)})" if known else "")
+    return "none"
+
+
+def _field_text(rf: dict) -> str:
+    (h, w), (jh, jw) = rf["size"], rf["jump"]
+    jump = f"{jh:g}" if jh == jw else f"{jh:g}x{jw:g}"
+    text = f"{h}x{w} (jump {jump}) at {rf['layer']}"
+    return text + ", plus global context" if rf.get("gated") else text
 
 
 def _json_row(row: dict) -> dict:
@@ -76,9 +90,10 @@ def _json_row(row: dict) -> dict:
             value = _listify(value)
         out[key] = value
     size, jump = row.get("rf_size"), row.get("rf_jump")
+    # a window ({size, jump, gated}), "global", "unknown", or null where the row does not depend on the image
     out["receptive_field"] = (
-        {"size": list(size), "jump": list(jump), "gated": bool(row.get("rf_gated"))} if isinstance(size, tuple) else (None if row["receptive_field"] == "global" else row["receptive_field"])
-    )
+        {"size": list(size), "jump": list(jump), "gated": bool(row.get("rf_gated"))} if isinstance(size, tuple)
+        else (row["receptive_field"] or None))
     return out
 
 

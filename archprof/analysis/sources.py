@@ -33,6 +33,18 @@ class Source:
     spec: Spec | None = None
     plan: Any = None
     module: Any = None         # the user's nn.Module instance, for a module source (never modified)
+    example_input: Callable[[], Any] | None = None  # a file.py factory's example inputs (tensor, tuple or dict)
+
+
+def is_spec(source: Any) -> bool:
+    """Whether a source names a spec (and so can be opened without torch)."""
+    if isinstance(source, Spec):
+        return True
+    if not isinstance(source, (str, Path)):
+        return False
+    text = str(source)
+    prefix, _, rest = text.partition(":")
+    return not (prefix in ("torchvision", "timm") and rest) and ".py:" not in text and not text.endswith(".py")
 
 
 def open_source(source: "str | Path | Spec | Source | nn.Module", input_shape: tuple[int, ...] | None = None) -> Source:
@@ -55,11 +67,16 @@ def open_source(source: "str | Path | Spec | Source | nn.Module", input_shape: t
 
 
 def _spec_source(spec: Spec) -> Source:
-    from archprof.spec.compiler import compile_plan
     from archprof.spec.plan import resolve
 
-    plan = resolve(spec)
-    return Source(spec.name, plan.input_shape, lambda: compile_plan(plan, device=None), spec, plan)
+    plan = resolve(spec)   # pure Python: a spec's mistakes are reported before torch is imported
+
+    def build():
+        from archprof.spec.compiler import compile_plan
+
+        return compile_plan(plan, device=None)
+
+    return Source(spec.name, plan.input_shape, build, spec, plan)
 
 
 def _torchvision(name: str) -> Source:
@@ -93,6 +110,8 @@ def _timm(name: str) -> Source:
 def _python_file(text: str) -> Source:
     path_text, _, attr = text.rpartition(":") if ".py:" in text else (text, "", "")
     path = Path(path_text)
+    if path.is_dir():
+        raise ArchprofError(f"{path}: is a folder, not a Python file")
     if not path.is_file():
         raise ArchprofError(f"{path}: no such file")
     if not attr:
@@ -105,8 +124,11 @@ def _python_file(text: str) -> Source:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - the user's code failed: report it in one line
-        raise ArchprofError(f"{path}: importing it raised {type(exc).__name__}: {exc}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the user's code failed or exited (sys.exit): one line
+        raise ArchprofError(f"{path}: importing it raised {type(exc).__name__}: {exc}" if str(exc) else
+                            f"{path}: importing it raised {type(exc).__name__}") from None
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise ArchprofError(f"{path}: has no class or function named '{attr}'")
@@ -115,13 +137,28 @@ def _python_file(text: str) -> Source:
     def build():
         try:
             model = factory()
-        except Exception as exc:  # noqa: BLE001
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - sys.exit in the user's factory too
             raise ArchprofError(f"{text}: calling it raised {type(exc).__name__}: {exc}") from None
         if not isinstance(model, nn.Module):
             raise ArchprofError(f"{text}: returned {type(model).__name__}, not a torch.nn.Module")
         return model
 
-    return Source(text, shape, build)
+    example = getattr(factory, "example_input", None)
+    return Source(text, shape, build, example_input=_guarded(text, example) if callable(example) else None)
+
+
+def _guarded(text: str, function: Callable[[], Any]) -> Callable[[], Any]:
+    def call():
+        try:
+            return function()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the user's function failed: one line
+            raise ArchprofError(f"{text}: example_input raised {type(exc).__name__}: {exc}") from None
+
+    return call
 
 
 def _to_meta(model: nn.Module) -> nn.Module:

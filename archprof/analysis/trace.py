@@ -171,15 +171,17 @@ class Tracer(TorchDispatchMode):
             row.macs += cost.macs
             row.flops += cost.flops
             row.ops[name] = row.ops.get(name, 0) + 1
-        state = receptive.propagate(name, args, kwargs, out, self._field_of)
-        for t in _tensors(out):
-            if state is not None:
-                self.fields[t] = state
+        outs = _tensors(out)
+        state = receptive.propagate(func, args, kwargs, out, self._field_of)
+        states = state if isinstance(state, list) else [state] * len(outs)   # splits: one field per piece
+        for t, rf in zip(outs, states):
+            if rf is not None:
+                self.fields[t] = rf
             new = self.storage.track(t)
             if row is not None and new:
                 row.allocated[t.untyped_storage()._cdata] = new
         if functional:
-            row.rf = state
+            row.rf = states[0] if states else None
             row.activation_bytes = self._output_bytes(row, _tensors(out)[:1])
         return out
 
@@ -211,8 +213,8 @@ class Trace:
     saved_bytes: int  # activations autograd keeps for backward (weights excluded)
 
 
-def trace(model: nn.Module, x: torch.Tensor, memo: bool = True) -> Trace:
-    """Run ``model(x)`` under the tracer (``x`` on the meta device).
+def trace(model: nn.Module, x: "torch.Tensor | tuple", memo: bool = True, kwargs: dict | None = None) -> Trace:
+    """Run ``model(x)`` (``model(*x, **kwargs)`` for a tuple) under the tracer, inputs on the meta device.
 
     With ``memo`` each meta kernel runs once per distinct input (:mod:`archprof.analysis.meta_memo`).
 
@@ -221,8 +223,13 @@ def trace(model: nn.Module, x: torch.Tensor, memo: bool = True) -> Trace:
     and the inference peak stays that of a forward without autograd.
     """
     tracer = Tracer(model, memo)
-    tracer.fields[x] = receptive.image_field(x.dim(), tuple(x.shape[-2:]) if x.dim() >= 2 else None)
-    tracer.storage.track(x)
+    args, kwargs = (x if isinstance(x, tuple) else (x,)), dict(kwargs or {})
+    inputs = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor)]
+    for t in inputs:
+        # one input: its last two dims are the image; several: only floating-point N x C x H x W ones are images
+        if len(inputs) == 1 or (t.is_floating_point() and t.dim() >= 4):
+            tracer.fields[t] = receptive.image_field(t.dim(), tuple(t.shape[-2:]) if t.dim() >= 2 else None)
+        tracer.storage.track(t)
     saved: dict[tuple[int, int], int] = {}
 
     def pack(t: torch.Tensor) -> None:
@@ -234,12 +241,12 @@ def trace(model: nn.Module, x: torch.Tensor, memo: bool = True) -> Trace:
     post = nn.modules.module.register_module_forward_hook(tracer.post_hook)
     try:
         with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, _no_backward), tracer:
-            out = model(x.requires_grad_(False))
+            out = model(*(a.requires_grad_(False) if isinstance(a, torch.Tensor) else a for a in args), **kwargs)
     finally:
         pre.remove()
         post.remove()
-    return Trace(tracer.rows, dict(tracer.uncounted), tracer.storage.peak, x.numel() * x.element_size(), _shape(out),
-                 sum(saved.values()))
+    return Trace(tracer.rows, dict(tracer.uncounted), tracer.storage.peak, sum(t.numel() * t.element_size() for t in inputs),
+                 _shape(out), sum(saved.values()))
 
 
 def _no_backward(_packed: None) -> torch.Tensor:

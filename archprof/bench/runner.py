@@ -7,8 +7,9 @@ from typing import Any
 
 import torch
 
+from archprof.bench import fit
 from archprof.bench.env import fingerprint, is_cuda, numerics, precision_flags, resolve_device, sync
-from archprof.bench.memory import PeakMemory, is_oom, release_memory, status_bytes
+from archprof.bench.memory import PeakMemory, is_oom, release_memory
 from archprof.bench.options import (
     COMPILE_MODES,
     CPU_SCHEDULE,
@@ -74,23 +75,16 @@ def _mfu(run: dict[str, Any], flops_per_image: int, peak: dict[str, Any]) -> Non
     run["mfu_vs_measured"] = achieved / peak["measured_flops"] if peak.get("measured_flops") else None
 
 
-def _memory_estimate(totals: dict[str, Any], mode: str, batch: int) -> int:
-    """Analyser estimate of the memory a batch needs (to keep CPU sweeps out of swap)."""
-    if mode == "train":
-        return int(totals["train_memory_sgd_bytes"] + (batch - 1) * totals["saved_activation_bytes"])
-    return int(totals["weight_bytes"] + batch * totals["peak_activation_bytes"])
-
-
 def sweep(work: Workload, mode: str, schedule: Schedule, totals: dict[str, Any], notes: list[str]) -> list[dict[str, Any]]:
     """Powers of two until out of memory or throughput stops growing (two doublings under +5%)."""
     device = work.device
     batch = 2 if mode == "train" else 1   # batch norm cannot train on one image
     cap = 4096 if is_cuda(device) else 256
-    budget = (status_bytes("MemAvailable") or 0) // 2 if not is_cuda(device) else None
+    budget = (fit.free_bytes(device) or 0) // 2 if not is_cuda(device) else None
     points: list[dict[str, Any]] = []
     flat = 0
     while batch <= cap:
-        if budget and _memory_estimate(totals, mode, batch) > budget:
+        if budget and fit.estimate(totals, mode, batch) > budget:
             notes.append(f"{mode} sweep stopped before batch {batch}: the analyser estimates more than half the free RAM")
             break
         if work.compile:
@@ -175,6 +169,9 @@ def run_bench(source: Any, opts: BenchOptions) -> BenchResult:
     modes = ["infer", "train"] if opts.mode == "both" else [opts.mode]
     notes: list[str] = []
 
+    if batch != "auto":   # before anything is built (sweeps stop on their own)
+        for mode in modes:
+            fit.check_fits(analysis.totals, mode, batch, device, f"benchmarking {src.label} ({mode})")
     with precision_flags(opts.precision, device, opts.timm_compat):
         fp = fingerprint(device, opts, num, batch)
         peak = measure_peaks(device, opts.precision, with_bandwidth=opts.profile_dir is not None)

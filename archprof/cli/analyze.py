@@ -5,17 +5,17 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import PARAM, PLUGIN, emit, parse_params, parse_shape, spec_or_source, user_errors
-from archprof.cli.process import one_shot
+from archprof.cli.common import BATCH, DEPTH, PARAM, PLUGIN, emit, opened, parse_params, parse_shape, user_errors
+from archprof.cli.process import import_torch, one_shot
 
 
 @click.command()
 @click.argument("source")
 @PARAM
 @click.option("--input", "input_", metavar="CxHxW", help="Input size without batch (default: the source's own).")
-@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", default=1, show_default=True, type=BATCH)
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
-@click.option("--depth", type=click.IntRange(min=1), help="Roll layers up to this many name levels (stages, blocks).")
+@click.option("--depth", type=DEPTH, help="Roll layers up to this many name levels (stages, blocks).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @PLUGIN
@@ -28,10 +28,13 @@ def analyze(source: str, params: tuple[str, ...], input_: str | None, batch: int
     path/to/file.py:ClassOrFactory (which imports and runs that file). Nothing is allocated: the
     model is analysed on PyTorch's meta device.
     """
+    shape = parse_shape(input_)
+    target = opened(source, parse_params(params), shape)
+    import_torch()
     from archprof.analysis import analyze as run
     from archprof.analysis.render import render
 
-    result = run(spec_or_source(source, parse_params(params)), input_shape=parse_shape(input_), batch=batch, dtype=dtype)
+    result = run(target, input_shape=shape, batch=batch, dtype=dtype)
     emit(render(result, fmt, depth), output)
 
 

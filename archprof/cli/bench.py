@@ -30,6 +30,8 @@ class BatchSize(click.ParamType):
                 self.fail(f"must be a positive integer or 'auto', got '{value}'", param, ctx)
         if number < 1:
             self.fail(f"must be a positive integer or 'auto', got {number}", param, ctx)
+        if number > 1 << 20:
+            self.fail(f"must be 'auto' or at most {1 << 20}, got {number}", param, ctx)
         return number
 
 
@@ -68,8 +70,7 @@ def bench(source: str, params: tuple[str, ...], input_: str | None, device: str,
     from the analyser (x3 for training) against the device's datasheet peak; a matmul probe
     measured in the same run is reported beside it (and is the peak on the CPU).
     """
-    from archprof.bench import BenchOptions, run_bench, write_report_record
-    from archprof.bench.render import render
+    from archprof.bench.options import BenchOptions
     from archprof.cli.common import emit, parse_params, parse_shape, spec_or_source
     from archprof.errors import ArchprofError
 
@@ -77,6 +78,8 @@ def bench(source: str, params: tuple[str, ...], input_: str | None, device: str,
                         compile=compile_mode, mode=mode, timm_compat=timm_compat, input_shape=parse_shape(input_),
                         profile_dir=profile_dir, latency=not no_latency)
     target = spec_or_source(source, parse_params(params))
+    from archprof.bench import run_bench, write_report_record  # torch, once the arguments hold
+    from archprof.bench.render import render
     spec = None
     if report_dir is not None:
         from archprof.analysis.sources import open_source

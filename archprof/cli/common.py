@@ -42,6 +42,10 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
         dims = ()
     if not dims or any(d <= 0 for d in dims):
         raise ArchprofError(f"--input must look like 3x224x224, got '{text}'")
+    from archprof.errors import Location
+    from archprof.spec.plan import too_large
+
+    too_large(dims, "--input", Location())
     return dims
 
 
@@ -56,6 +60,15 @@ def parse_params(pairs: tuple[str, ...]) -> dict:
             raise ArchprofError(f"--param must look like KEY=VALUE, got '{pair}'")
         out[key.strip()] = load_text(value, f"--param {key.strip()}")
     return out
+
+
+def opened(source: str, params: dict, input_shape: tuple[int, ...] | None = None):
+    """The source, validated before torch is imported: a spec is loaded and resolved (pure Python,
+    so its mistakes are reported at once); a library or Python-file source is opened later."""
+    from archprof.analysis.sources import is_spec, open_source
+
+    target = spec_or_source(source, params)
+    return open_source(target, input_shape) if is_spec(target) else target
 
 
 def spec_or_source(source: str, params: dict):
@@ -80,6 +93,24 @@ def _load_plugins(ctx, param, plugins: tuple[str, ...]) -> None:
 PLUGIN = click.option("--plugin", multiple=True, metavar="MODULE", expose_value=False, is_eager=True, callback=_load_plugins,
                       help="Load the ops of this module (on PYTHONPATH) or .py file before reading specs (repeatable; "
                            "also ARCHPROF_PLUGINS and installed 'archprof.ops' entry points).")
+class FiniteRange(click.FloatRange):
+    """A float range that also refuses nan (which compares as inside every range)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
+# Bounds of every numeric option: beyond them a number is a mistake, not a request (never a C++ traceback).
+BATCH = click.IntRange(1, 1 << 20)
+DEPTH = click.IntRange(1, 64)
+EPOCHS = click.IntRange(1, 100_000)
+SEED = click.IntRange(0, 2**32 - 1)
+LEARNING_RATE = FiniteRange(0, 100, min_open=True)
+PERCENT = FiniteRange(0, 1000)
+
 PARAM = click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Override a spec parameter (repeatable).")
 
 

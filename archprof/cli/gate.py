@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import PARAM, PLUGIN, emit, fail, parse_params, parse_shape, user_errors
+from archprof.cli.common import BATCH, PARAM, PERCENT, PLUGIN, emit, fail, parse_params, parse_shape, user_errors
 
 
 @click.command()
@@ -21,7 +21,7 @@ from archprof.cli.common import PARAM, PLUGIN, emit, fail, parse_params, parse_s
               help="Accept relative drift of one figure, e.g. macs=0.5% (or all=1%); exact by default (repeatable).")
 @PARAM
 @click.option("--input", "input_", metavar="CxHxW", help="Input size without batch (default: the source's own).")
-@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1, max=1 << 20), help="Batch of the analysis.")
+@click.option("--batch", default=1, show_default=True, type=BATCH, help="Batch of the analysis.")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
 @click.option("--speed", is_flag=True, help="Also time each model against its speed baseline (see the README's Gates section).")
 @click.option("--mode", type=click.Choice(["infer", "train", "both"]), default="infer", show_default=True, help="What --speed times.")
@@ -30,7 +30,7 @@ from archprof.cli.common import PARAM, PLUGIN, emit, fail, parse_params, parse_s
 @click.option("--threads", type=click.IntRange(min=1, max=4096), default=1, show_default=True,
               help="CPU threads of --speed (one is steadiest on shared runners).")
 @click.option("--rounds", type=click.IntRange(min=1, max=100), default=5, show_default=True, help="Interleaved rounds of --speed on a CPU.")
-@click.option("--speed-threshold", type=click.FloatRange(min=0, max=1000), metavar="PCT",
+@click.option("--speed-threshold", type=PERCENT, metavar="PCT",
               help="Fail when slower by more than PCT percent (default: 50 on a CPU, 10 on a GPU).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")

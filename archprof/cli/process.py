@@ -9,8 +9,8 @@ third of ``archprof analyze`` on a small model:
   handlers: about 0.45 s and, at its peak, 120 MiB more than the analysis itself used.
 
 :func:`one_shot` marks a command as having nothing to clean up when it returns (its output is
-printed or written atomically, it starts no processes and keeps no files open). It imports torch
-with the collector paused, and :func:`run_and_exit`, behind the console entry point, then ends
+printed or written atomically, it starts no processes and keeps no files open); such a command
+calls :func:`import_torch` (torch with the collector paused) once its input is validated, and :func:`run_and_exit`, behind the console entry point, then ends
 the process with ``os._exit`` once stdout and stderr are flushed. Under ``main`` alone (tests, embedding) the
 process ends as usual.
 """
@@ -44,7 +44,6 @@ def one_shot(command):
     def wrapper(*args, **kwargs):
         global _skip_teardown
         _skip_teardown = True
-        import_torch()
         return command(*args, **kwargs)
 
     return wrapper

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import PLUGIN, fail, user_errors
-from archprof.cli.process import one_shot
+from archprof.cli.common import DEPTH, PLUGIN, fail, user_errors
+from archprof.cli.process import import_torch, one_shot
 
 
 def _progress(message: str) -> None:
@@ -88,7 +88,7 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, ve
 @click.command()
 @click.argument("a")
 @click.argument("b")
-@click.option("--depth", type=click.IntRange(min=1), help="Stages = name roll-up at this depth, paired by name (default: by output resolution).")
+@click.option("--depth", type=DEPTH, help="Stages = name roll-up at this depth, paired by name (default: by output resolution).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @PLUGIN
@@ -97,12 +97,15 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, ve
 def diff(a: str, b: str, depth: int | None, fmt: str, output: Path | None) -> None:
     """Two specs (or any two sources) side by side per stage: shapes, params, MACs, activations,
     receptive field, with B/A ratios. Example: archprof diff resnet50 convnext_tiny."""
+    from archprof.cli.common import emit, opened
+
+    first, second = opened(a, {}), opened(b, {})
+    import_torch()
     from archprof.analysis import analyze
-    from archprof.cli.common import emit
     from archprof.report.diff import diff as run
     from archprof.report.diff import render
 
-    emit(render(run(analyze(a), analyze(b), depth=depth), fmt), output)
+    emit(render(run(analyze(first), analyze(second), depth=depth), fmt), output)
 
 
 COMMANDS = [report, diff]

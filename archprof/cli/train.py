@@ -5,28 +5,33 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import PARAM, PLUGIN, parse_params, parse_shape, user_errors
+from archprof.cli.common import BATCH, EPOCHS, LEARNING_RATE, PARAM, PLUGIN, SEED, parse_params, parse_shape, user_errors
+
+BAD_IMAGES = click.option("--bad-images", type=click.Choice(["refuse", "skip"]), default="refuse", show_default=True,
+                          help="Images of an image folder that cannot be decoded: refuse the data, or leave them out and say which.")
 
 
 @click.command()
 @click.argument("spec")
 @PARAM
 @click.option("--data", required=True, help="mnist5k, digits, cifar10:PATH or imagefolder:PATH")
-@click.option("--epochs", type=click.IntRange(min=1))
-@click.option("--batch-size", type=click.IntRange(min=1))
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True))
+@click.option("--epochs", type=EPOCHS)
+@click.option("--batch-size", type=BATCH)
+@click.option("--lr", type=LEARNING_RATE)
 @click.option("--optimizer", type=click.Choice(["sgd", "adamw"]))
 @click.option("--recipe", type=click.Choice(["fast", "paper"]), default="fast", show_default=True,
               help="Settings from the spec's recipe section: 'paper' (the paper's optimizer, schedule and "
                    "augmentation) or 'fast' (a short CPU-friendly run). Options given here override them.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--input", "input_", metavar="CxHxW", help="Train at this input size (images are resized to it).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for checkpoints and curves (default runs/SPEC).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.safetensors.")
+@BAD_IMAGES
 @PLUGIN
 @user_errors
-def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recipe: str, device: str, input_, seed: int, out: Path | None, resume: bool) -> None:
+def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recipe: str, device: str, input_, seed: int, out: Path | None,
+          resume: bool, bad_images: str) -> None:
     """Train a spec; one checkpoint per epoch, written atomically, plus the best one.
 
     Runs under torchrun too: torchrun --nproc-per-node 2 -m archprof train ... (DDP).
@@ -40,7 +45,8 @@ def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recip
     loaded = load_spec(spec, params=parse_params(params))
     config = TrainConfig.from_recipe((loaded.recipe or {}).get(recipe), epochs=epochs, batch_size=batch_size,
                                      lr=lr, optimizer=optimizer, device=device, seed=seed)
-    result = run(loaded, data, config, out or Path("runs") / loaded.name, resume=resume, input_shape=parse_shape(input_))
+    result = run(loaded, data, config, out or Path("runs") / loaded.name, resume=resume, input_shape=parse_shape(input_),
+                 bad_images=bad_images)
     final = result.final
     click.echo(json.dumps({"spec": loaded.name, "data": data, "epochs": final.epoch, "val_acc": final.val_acc,
                            "best_val_acc": result.best.val_acc, "out": str(result.out)}, indent=2))
@@ -54,11 +60,19 @@ def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recip
 @click.option("--ten-crop", is_flag=True, help="Average ten crops per image (AlexNet paper).")
 @click.option("--tsne", is_flag=True, help="Also plot a t-SNE map of the penultimate features.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the confusion matrix (and t-SNE) PNG.")
+@click.option("--input", "input_", metavar="CxHxW", help="Evaluate at this input size (default: the checkpoint's, else the spec's).")
+@click.option("--batch-size", type=BATCH, default=128, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@BAD_IMAGES
 @PLUGIN
 @user_errors
-def evaluate(spec: str, params, weights: Path, data: str, ten_crop: bool, tsne: bool, out: Path | None, fmt: str) -> None:
-    """Top-1/top-5, macro precision/recall/F1, per-class table and confusion matrix."""
+def evaluate(spec: str, params, weights: Path, data: str, ten_crop: bool, tsne: bool, out: Path | None, input_: str | None,
+             batch_size: int, fmt: str, bad_images: str) -> None:
+    """Top-1/top-5, macro precision/recall/F1, per-class table and confusion matrix.
+
+    Images are resized to the size the checkpoint was trained at (recorded in it), unless --input
+    says otherwise.
+    """
     import json
 
     import pandas as pd
@@ -67,7 +81,8 @@ def evaluate(spec: str, params, weights: Path, data: str, ten_crop: bool, tsne: 
     from archprof.text import render_frame
     from archprof.train.evaluate import evaluate as run
 
-    result = run(load_spec(spec, params=parse_params(params)), weights, data, ten_crop=ten_crop, out=out, tsne=tsne)
+    result = run(load_spec(spec, params=parse_params(params)), weights, data, ten_crop=ten_crop, out=out, tsne=tsne,
+                 input_shape=parse_shape(input_), bad_images=bad_images, batch_size=batch_size)
     if fmt == "json":
         click.echo(json.dumps({**result.summary(), "per_class": result.per_class, "confusion": result.confusion}, indent=2))
         return

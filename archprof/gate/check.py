@@ -84,13 +84,14 @@ def _deltas(old: snapshot.Snapshot, new: snapshot.Snapshot) -> dict[str, int]:
 def run_gate(source: Any, options: GateOptions, *, name: str | None = None, bless_hint: str = "",
              params: dict[str, Any] | None = None) -> GateResult:
     """Analyse ``source`` (anything ``analyze`` takes), compare or bless, check budgets and speed."""
-    from archprof.analysis.engine import analyze
     from archprof.analysis.sources import open_source
     from archprof.spec import load_spec
 
     if params and isinstance(source, (str, Path)):
         source = load_spec(source, params=params)
-    src = open_source(source, options.input_shape)
+    src = open_source(source, options.input_shape)   # a spec's mistakes are found here, before torch is imported
+    from archprof.analysis.engine import analyze
+
     name = snapshot.safe_name(name or src.label)
     analysis = analyze(src, input_shape=options.input_shape, batch=options.batch, dtype=options.dtype)
     fresh = snapshot.take(analysis, name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archprof.analysis.result import receptive_field_text
 from archprof.spec.budgets import ALIASES, FIELDS
 
 LAYER_COLUMNS = (("layer", "layer"), ("type", "type"), ("output", "output"), ("params", "params"), ("macs", "MACs"),
@@ -71,9 +72,7 @@ def take(analysis, name: str) -> Snapshot:
     a = analysis
     t = a.totals
     totals = {k: str(int(t[k])) for k in TOTAL_KEYS}
-    rf = t.get("receptive_field")
-    totals["receptive_field"] = (f"{rf['size'][0]}x{rf['size'][1]} /{rf['jump'][0]}x{rf['jump'][1]} at {rf['layer']}"
-                                 + (" +gate" if rf.get("gated") else "")) if rf else "none"
+    totals["receptive_field"] = receptive_field_text(t.get("receptive_field"))
     totals["input_sizes"] = str(a.input_constraints.get("description", ""))
     totals["uncounted_ops"] = ", ".join(f"{k} x{v}" for k, v in sorted(a.uncounted_ops.items())) or "none"
     rows = [{

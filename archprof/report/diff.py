@@ -17,6 +17,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from archprof.analysis.result import receptive_field_text
 from archprof.text import human, shape_text
 
 HEAD = "head"
@@ -126,8 +127,7 @@ def ratio(a: float | None, b: float | None) -> str:
 
 
 def _rf_total(t: dict) -> str:
-    rf = t["receptive_field"]
-    return f"{rf['size'][0]}x{rf['size'][1]} /{rf['jump'][0]}" + (" +gate" if rf.get("gated") else "") if rf else "none"
+    return receptive_field_text(t["receptive_field"])
 
 
 def diff(a, b, *, depth: int | None = None) -> Diff:

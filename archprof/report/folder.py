@@ -101,16 +101,31 @@ def generate(specs: list[Spec], out: Path, *, inputs: Path | None = None, index:
         if verify is not None:
             write_text_atomic(out / "verify.md", verify_markdown(verify, set(zoo_names())))
             written.append(out / "verify.md")
+    pngs = {p.name for p in written if p.suffix == ".png"}
     if prune:
         for stale in sorted(set(generated_files(out)) - {p.resolve() for p in written}):
             stale.unlink()
             progress(f"removed stale {stale.relative_to(out.resolve())}")
+    else:
+        pngs |= {n for n in _manifest(out.resolve()) if (out / "img" / n).is_file()}
+    write_text_atomic(out / MANIFEST, "".join(f"{n}\n" for n in sorted(pngs)))
     return written
 
 
+MANIFEST = "img/.generated"   # the PNGs archprof wrote into a reports folder, one name a line
+
+
+def _manifest(folder: Path) -> set[str]:
+    try:
+        return {line for line in (folder / MANIFEST).read_text(encoding="utf-8").splitlines() if line}
+    except (OSError, UnicodeDecodeError):
+        return set()
+
+
 def generated_files(folder: Path) -> list[Path]:
-    """Files of a reports folder that ``generate`` writes (not its inputs), by their marks:
-    markdown that starts with :data:`MARK` and the PNGs under ``img/``."""
+    """Files of a reports folder that ``generate`` writes (not its inputs): markdown that starts
+    with :data:`MARK`, and the PNGs named in the folder's manifest. A file of the user's own there
+    is never listed, so never pruned."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         return []
@@ -119,7 +134,7 @@ def generated_files(folder: Path) -> list[Path]:
         with md.open("rb") as handle:
             if handle.read(len(MARK)) == MARK.encode():
                 found.append(md)
-    found += sorted((folder / "img").glob("*.png")) if (folder / "img").is_dir() else []
+    found += [folder / "img" / name for name in sorted(_manifest(folder)) if (folder / "img" / name).is_file()]
     return found
 
 

@@ -106,7 +106,7 @@ def spec_markdown(entry: Entry, vers: str, images: dict[str, str]) -> str:
         ["training memory, SGD + momentum", human(t["train_memory_sgd_bytes"], "B"), exact(t["train_memory_sgd_bytes"], " B")],
         ["training memory, AdamW", human(t["train_memory_adamw_bytes"], "B"), exact(t["train_memory_adamw_bytes"], " B")],
         ["of which saved for backward", human(t["saved_activation_bytes"], "B"), exact(t["saved_activation_bytes"], " B")],
-        ["receptive field (last spatial layer)", receptive_field_text(rf), ""],
+        ["receptive field", receptive_field_text(rf), ""],
     ]
     lines.append(md_table(["quantity", "value", "exact"], total_rows, right=(1, 2)))
 

@@ -8,8 +8,8 @@ unrolls loops and checks every shape (:mod:`.plan`), weight-init schemes (:mod:`
 training recipes (:mod:`.recipe`) and the zoo table (:mod:`.zoo`). :mod:`.compiler` and
 :mod:`.modules` turn a plan into torch modules.
 """
-from archprof.spec.load import bundled_dir, find, load_spec, zoo_names
 from archprof.spec.editor_schema import json_schema
+from archprof.spec.load import bundled_dir, find, load_spec, zoo_names
 from archprof.spec.schema import Figure, Paper, Reference, Spec, SpecFile
 
 __all__ = ["Figure", "Paper", "Reference", "Spec", "SpecFile", "bundled_dir", "find", "json_schema", "load_spec", "zoo_names"]

@@ -4,7 +4,10 @@ Specs may write ``out: planes * 4`` or ``repeat: ceil(3 * depth_mult)``. The tex
 :mod:`ast` and interpreted node by node over a whitelist: literals, names, arithmetic, comparisons,
 conditionals, indexing/slicing, lists/tuples, one-generator list comprehensions and the functions
 in :data:`FUNCTIONS`. There is no attribute access, no keyword arguments to arbitrary callables,
-no imports and no ``eval``; sizes of numbers and lists are bounded so no expression can hang.
+no imports, no string formatting and no ``eval``. Every construct is bounded: integers to
+:data:`MAX_INT_BITS` bits, each value to :data:`MAX_ELEMENTS` elements counted through nested lists,
+and one evaluation to :data:`MAX_STEPS` interpreted nodes and :data:`MAX_WORK` elements made in
+all, so every expression ends in a fraction of a second with a value or an :class:`ExprError`.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from typing import Any, Callable
 MAX_TEXT = 2000
 MAX_ELEMENTS = 100_000
 MAX_INT_BITS = 256
+MAX_STEPS = 50_000       # nodes interpreted in one evaluation (comprehensions count every element)
+MAX_WORK = 1_000_000     # elements of all values made in one evaluation
 
 
 class ExprError(ValueError):
@@ -44,8 +49,14 @@ def _range(*args: int) -> list[int]:
     return list(r)
 
 
+def _sum(values, start=0):
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ExprError("sum() takes a list of numbers")
+    return sum(values, start)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "abs": abs, "min": min, "max": max, "sum": sum, "len": len, "round": round,
+    "abs": abs, "min": min, "max": max, "sum": _sum, "len": len, "round": round,
     "int": int, "float": float, "bool": bool, "str": str,
     "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "log2": math.log2,
     "range": _range, "list": list, "tuple": tuple, "zip": lambda *a: list(zip(*a)),
@@ -82,32 +93,73 @@ def names(node: ast.expr) -> set[str]:
 def evaluate(text: str, scope: dict[str, Any]) -> Any:
     """Evaluate ``text`` with the variables in ``scope``; raise :class:`ExprError` on any problem."""
     try:
-        return _Interpreter(scope).eval(parse(text))
+        return _Interpreter(scope, _Budget()).eval(parse(text))
     except ExprError:
         raise
     except RecursionError:
         raise ExprError("expression nests too deeply") from None
+    except MemoryError:
+        raise ExprError("value too large") from None
     except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise ExprError(f"{text!r}: {exc}") from None
 
 
-def _check_size(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
-        raise ExprError("number too large")
-    if isinstance(value, (list, tuple, str)) and len(value) > MAX_ELEMENTS:
-        raise ExprError("value too large")
-    return value
+def _elements(value: Any, limit: int) -> int:
+    """Elements of ``value``, counted through nested lists and strings; stops once over ``limit``."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, (list, tuple)):
+        return 1
+    count = len(value)
+    for item in value:
+        if count > limit:
+            break
+        if isinstance(item, (list, tuple, str)):
+            count += _elements(item, limit - count)
+    return count
+
+
+class _Budget:
+    """What one evaluation may spend: interpreted nodes and elements of the values it makes."""
+
+    def __init__(self):
+        self.steps = 0
+        self.work = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise ExprError(f"expression takes more than {MAX_STEPS} steps")
+
+    def reserve(self, steps: int) -> None:
+        """Steps a loop is bound to take (one per item at least), checked before it starts."""
+        if self.steps + steps > MAX_STEPS:
+            raise ExprError(f"expression takes more than {MAX_STEPS} steps")
+
+    def charge(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+            raise ExprError("number too large")
+        if isinstance(value, (list, tuple, str)):
+            size = _elements(value, MAX_ELEMENTS)
+            if size > MAX_ELEMENTS:
+                raise ExprError("value too large")
+            self.work += size
+            if self.work > MAX_WORK:
+                raise ExprError(f"expression makes more than {MAX_WORK} elements")
+        return value
 
 
 class _Interpreter:
-    def __init__(self, scope: dict[str, Any]):
+    def __init__(self, scope: dict[str, Any], budget: _Budget):
         self.scope = scope
+        self.budget = budget
 
     def eval(self, node: ast.AST) -> Any:
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
             raise ExprError(f"'{type(node).__name__}' is not allowed in spec expressions")
-        return _check_size(method(node))
+        self.budget.step()
+        return self.budget.charge(method(node))
 
     def _Constant(self, node: ast.Constant) -> Any:
         if not isinstance(node.value, (int, float, str, bool, type(None))):
@@ -126,13 +178,15 @@ class _Interpreter:
         if op is None:
             raise ExprError(f"operator '{type(node.op).__name__}' is not allowed")
         left, right = self.eval(node.left), self.eval(node.right)
+        if isinstance(node.op, ast.Mod) and isinstance(left, str):
+            raise ExprError("string formatting is not allowed")
         if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)):
             if abs(right) > 64 or isinstance(left, int) and abs(left).bit_length() * abs(right) > MAX_INT_BITS:
                 raise ExprError("power too large")
         if isinstance(node.op, ast.Mult) and (isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple))):
             count = right if isinstance(left, (str, list, tuple)) else left
             seq = left if isinstance(left, (str, list, tuple)) else right
-            if isinstance(count, int) and len(seq) * max(count, 0) > MAX_ELEMENTS:
+            if isinstance(count, int) and _elements(seq, MAX_ELEMENTS) * max(count, 0) > MAX_ELEMENTS:
                 raise ExprError("value too large")
         return op(left, right)
 
@@ -186,9 +240,11 @@ class _Interpreter:
         if len(node.generators) != 1 or node.generators[0].is_async:
             raise ExprError("list comprehensions take exactly one 'for'")
         gen = node.generators[0]
+        items = self.eval(gen.iter)
+        self.budget.reserve(len(items) if isinstance(items, (list, tuple, str)) else 1)  # fail now, not after the loop
         out = []
-        for item in self.eval(gen.iter):
-            inner = _Interpreter({**self.scope, **_bind(gen.target, item)})
+        for item in items:
+            inner = _Interpreter({**self.scope, **_bind(gen.target, item)}, self.budget)
             if all(inner.eval(cond) for cond in gen.ifs):
                 out.append(inner.eval(node.elt))
         return out

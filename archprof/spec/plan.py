@@ -33,6 +33,8 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODULE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")  # torch allows any name without a dot; RegNet uses block1-0
 MAX_NODES = 20_000  # ten times the deepest zoo model; keeps any spec's analysis to seconds
 MAX_BLOCK_DEPTH = 32
+MAX_DIM = 1 << 24        # per dimension of one image's tensor
+MAX_NUMEL = 1 << 36      # elements of one image's tensor (256 GiB in fp32)
 
 
 @dataclass
@@ -132,6 +134,7 @@ class _Resolver:
         dims = self.value(list(self.spec.input), scope, where)
         if not dims or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
             raise SpecError(f"input must be a list of positive integers, got {dims}", where)
+        too_large(tuple(dims), "the input", where)
         return tuple(dims)
 
     # -- the tree ---------------------------------------------------------------------------
@@ -336,12 +339,18 @@ class _Resolver:
             out = op.shape(*in_shapes)
         except ShapeError as exc:
             raise SpecError(f"{cls.kind} '{name}': {exc}", loc) from None
+        for shape in (out if out and isinstance(out[0], tuple) else (out,)):
+            too_large(shape, f"{cls.kind} '{name}' would output", loc)
         return Node(name, cls.kind, loc, in_shapes, out, op=op)
 
     def block(self, kind: str, args: dict, item: dict, in_shapes: tuple, loc: Location, name: str) -> Node:
         block = self.spec.blocks[kind]
-        if kind in self.block_stack or len(self.block_stack) >= MAX_BLOCK_DEPTH:
-            raise SpecError(f"block '{kind}' uses itself", loc)
+        if kind in self.block_stack:
+            cycle = self.block_stack[self.block_stack.index(kind):] + [kind]
+            raise SpecError(f"block '{kind}' uses itself ({' -> '.join(cycle)})", loc)
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            raise SpecError(f"blocks nest more than {MAX_BLOCK_DEPTH} deep ({self.block_stack[0]} -> ... -> "
+                            f"{self.block_stack[-1]} -> {kind}); flatten some of them", loc)
         bound: dict[str, Any] = {}
         for param, default in block.params.items():
             if param in args:
@@ -376,6 +385,17 @@ class _Resolver:
         if not hasattr(self, "_globals"):
             self._globals = self.globals()
         return self._globals
+
+
+def too_large(shape: Shape, what: str, where: Location) -> None:
+    """Refuse a tensor no machine holds: a dimension over MAX_DIM or more than MAX_NUMEL elements."""
+    numel = 1
+    for d in shape:
+        numel *= d
+    if any(d > MAX_DIM for d in shape) or numel > MAX_NUMEL:
+        text = "x".join(map(str, shape))
+        raise SpecError(f"{what} {text[:60]}{'...' if len(text) > 60 else ''}: larger than any tensor archprof handles "
+                        f"(a dimension over {MAX_DIM:,} or more than {MAX_NUMEL:,} elements per image)", where)
 
 
 NUMERIC_ERRORS = {"int_parsing", "int_type", "float_parsing", "float_type", "int_from_float"}

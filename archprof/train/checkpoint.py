@@ -33,6 +33,8 @@ def save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
 def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and metadata of a checkpoint or weight file (safetensors or a weights-only pickle)."""
     path = Path(path)
+    if path.is_dir():
+        raise ArchprofError(f"{path}: is a folder, not a weights file")
     if not path.is_file():
         raise ArchprofError(f"{path}: no such file")
     with path.open("rb") as handle:
@@ -52,16 +54,52 @@ def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         with warnings.catch_warnings():  # torch warns about pickle protocols on stderr; we say it in one line
             warnings.simplefilter("ignore")
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ArchprofError(f"{path}: refused: this pickle would run code or holds objects other than tensors ({first})") from None
+    except pickle.UnpicklingError:
+        raise ArchprofError(f"{path}: {_why_refused(path, magic)}") from None
     except Exception as exc:  # noqa: BLE001
-        raise ArchprofError(f"{path}: not a weight file ({type(exc).__name__})") from None
+        raise ArchprofError(f"{path}: not a weights file ({type(exc).__name__}: neither safetensors nor a torch checkpoint)") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ArchprofError(f"{path}: expected a state_dict of tensors")
     return dict(obj), {}
+
+
+#: Modules whose globals a weights-only file may name (tensor rebuilding, containers).
+SAFE_GLOBALS = ("torch", "collections", "numpy.core.multiarray", "numpy", "builtins.set", "_codecs")
+
+
+def _why_refused(path: Path, magic: bytes) -> str:
+    """Why torch's weights-only loader refused a file: code it would run, or not a checkpoint at all."""
+    import pickletools
+    import zipfile
+
+    if magic[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                data = archive.read(name) if name else b""
+        except (zipfile.BadZipFile, OSError):
+            return "not a weights file (a damaged zip archive)"
+    elif magic[:1] == b"\x80":
+        data = path.read_bytes()
+    else:
+        return "not a weights file (neither safetensors nor a torch checkpoint)"
+    calls, strings = [], []
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+                strings.append(str(arg))
+            if op.name == "GLOBAL":
+                calls.append(str(arg).replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                calls.append(f"{strings[-2]}.{strings[-1]}")
+    except Exception:  # noqa: BLE001 - a truncated or garbled pickle
+        return "not a weights file (a damaged pickle)"
+    unsafe = [c for c in calls if not c.startswith(SAFE_GLOBALS)]
+    if unsafe:
+        return f"refused: loading this pickle would run code ({', '.join(dict.fromkeys(unsafe[:3]))}); weights are loaded without running code"
+    return "refused: this pickle holds objects other than tensors, which weights-only loading does not build"
 
 
 def _is_safetensors(path: Path, magic: bytes) -> bool:

@@ -111,7 +111,51 @@ def cifar10(path: str, shape) -> Data:
     return Data("cifar10", _Transformed(train, shape, True), _Transformed(test, shape, False), 10, list(train.classes))
 
 
-def imagefolder(path: str, shape) -> Data:
+BAD_IMAGES = ("refuse", "skip")
+SHOWN = 3   # paths named in a message about unreadable images
+
+
+def _readable(path: str) -> str | None:
+    """None when the image decodes, else why not: truncated, not an image, or a decompression bomb.
+
+    JPEGs are decoded at a reduced size (``draft``), which still reads every byte of the stream."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.draft("RGB", (64, 64))
+                image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "decompression bomb"
+    except Exception as exc:  # noqa: BLE001 - any decoding failure makes the image unusable
+        return str(exc).strip().splitlines()[0][:80] if str(exc).strip() else type(exc).__name__
+    return None
+
+
+def _checked(dataset, where: str, bad_images: str):
+    """An ImageFolder with its unreadable images refused (default) or left out with a report."""
+    import sys
+
+    failures = [(p, why) for p, why in ((p, _readable(p)) for p, _ in dataset.samples) if why is not None]
+    if not failures:
+        return dataset
+    shown = "; ".join(f"{p} ({why})" for p, why in failures[:SHOWN]) + (f"; and {len(failures) - SHOWN} more" if len(failures) > SHOWN else "")
+    if bad_images == "refuse" or len(failures) == len(dataset.samples):
+        advice = "none can be read" if len(failures) == len(dataset.samples) else "leave them out with --bad-images skip"
+        raise ArchprofError(f"{where}: {len(failures)} of {len(dataset.samples)} images cannot be read: {shown}; {advice}")
+    bad = {p for p, _ in failures}
+    dataset.samples = [s for s in dataset.samples if s[0] not in bad]
+    dataset.imgs, dataset.targets = dataset.samples, [t for _, t in dataset.samples]
+    print(f"archprof: {where}: left out {len(failures)} of {len(failures) + len(dataset.samples)} images that cannot be read: {shown}",
+          file=sys.stderr)
+    return dataset
+
+
+def imagefolder(path: str, shape, bad_images: str = "refuse") -> Data:
     from torch.utils.data import Subset
     from torchvision.datasets import ImageFolder
 
@@ -122,15 +166,19 @@ def imagefolder(path: str, shape) -> Data:
         split = next((root / a, root / b) for a, b in (("train", "test"), ("train", "val")) if (root / a).is_dir() and (root / b).is_dir())
     except StopIteration:
         split = None
+    where = f"imagefolder:{path}"
     try:
         if split:
-            train, test = ImageFolder(split[0]), ImageFolder(split[1])
+            train, test = (_checked(ImageFolder(d), f"{where} ({d.name}/)", bad_images) for d in split)
             if train.classes != test.classes:
-                raise ArchprofError(f"imagefolder:{path}: train and test have different classes")
+                raise ArchprofError(f"{where}: train and test have different classes")
             return Data(root.name, _Transformed(train, shape, True), _Transformed(test, shape, False), len(train.classes), train.classes)
-        full = ImageFolder(root)
+        full = _checked(ImageFolder(root), where, bad_images)
     except (FileNotFoundError, RuntimeError) as exc:
-        raise ArchprofError(f"imagefolder:{path}: {exc}") from None
+        raise ArchprofError(f"{where}: {exc}") from None
+    counts = np.bincount(np.array(full.targets), minlength=len(full.classes))
+    if len(full.classes) > 1 and counts.min() < 2:
+        raise ArchprofError(f"{where}: class '{full.classes[int(counts.argmin())]}' has {counts.min()} image(s); a held-out split needs at least 2 per class")
     train_idx, test_idx = stratified_split(np.array(full.targets), 0.2)
     train_view, test_view = _Transformed(full, shape, True), _Transformed(full, shape, False)
     return Data(root.name, Subset(train_view, train_idx.tolist()), Subset(test_view, test_idx.tolist()), len(full.classes), full.classes)
@@ -140,14 +188,23 @@ BUNDLED = {"mnist5k": mnist5k, "digits": digits}
 ON_DISK = {"cifar10": cifar10, "imagefolder": imagefolder}
 
 
-def open_data(text: str, shape: tuple[int, ...]) -> Data:
-    """``mnist5k``, ``digits``, ``cifar10:PATH`` or ``imagefolder:PATH``, fitted to ``shape``."""
-    if text in BUNDLED:
-        return BUNDLED[text](shape)
+def open_data(text: str, shape: tuple[int, ...], bad_images: str = "refuse") -> Data:
+    """``mnist5k``, ``digits``, ``cifar10:PATH`` or ``imagefolder:PATH``, fitted to ``shape``.
+
+    Unreadable images of an image folder are refused, or left out with ``bad_images="skip"``; a data
+    set of one class is refused (any network is "100%" accurate on it)."""
     kind, _, path = text.partition(":")
-    if kind in ON_DISK and path:
-        return ON_DISK[kind](path, shape)
-    raise ArchprofError(f"unknown data '{text}' (use mnist5k, digits, cifar10:PATH or imagefolder:PATH)")
+    if text in BUNDLED:
+        data = BUNDLED[text](shape)
+    elif kind == "imagefolder" and path:
+        data = imagefolder(path, shape, bad_images)
+    elif kind in ON_DISK and path:
+        data = ON_DISK[kind](path, shape)
+    else:
+        raise ArchprofError(f"unknown data '{text}' (use mnist5k, digits, cifar10:PATH or imagefolder:PATH)")
+    if data.num_classes < 2:
+        raise ArchprofError(f"{text}: only one class ({', '.join(data.classes) or 'none'}); classification needs at least two")
+    return data
 
 
 def labels_of(dataset: Dataset) -> np.ndarray:

@@ -67,19 +67,30 @@ def features_and_logits(model: nn.Module, loader: DataLoader, ten_crop: bool, wa
     return torch.cat(outputs), torch.cat(labels), feats
 
 
-def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = False, out: Path | None = None, tsne: bool = False) -> Evaluation:
+def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = False, out: Path | None = None, tsne: bool = False,
+             input_shape: tuple[int, ...] | None = None, bad_images: str = "refuse", batch_size: int = 128) -> Evaluation:
+    """Evaluate ``weights`` on the held-out split of ``data_name``. The weights file and the data are
+    checked before any model is built; the input size is ``input_shape``, else the one the
+    checkpoint was trained at, else the spec's."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    from archprof.analysis import analyze
+    from archprof.bench.fit import check_fits
     from archprof.spec.plan import resolve
     from archprof.train.loop import model_for
 
-    plan = resolve(spec)
-    data = open_data(data_name, plan.input_shape)
-    spec, model = model_for(spec, data)
     tensors, meta = checkpoint.load(weights)
+    shape = input_shape or (tuple(meta["input_shape"]) if meta.get("input_shape") else None)
+    if shape is not None:
+        spec = spec.model_copy(update={"input": list(shape)})
+    plan = resolve(spec)
+    data = open_data(data_name, plan.input_shape, bad_images)
+    sized = spec.model_copy(update={"params": {**spec.params, "num_classes": data.num_classes}}) if "num_classes" in spec.params else spec
+    check_fits(analyze(sized).totals, "infer", batch_size, torch.device("cpu"), f"evaluating {spec.name}")
+    spec, model = model_for(spec, data)
     checkpoint.load_weights(model, checkpoint.model_state(tensors), str(weights))
     model.eval()
-    loader = DataLoader(data.test, batch_size=128)
+    loader = DataLoader(data.test, batch_size=batch_size)
     scores, labels, feats = features_and_logits(model, loader, ten_crop, tsne)
     predicted = scores.argmax(1)
     k = min(5, scores.shape[1])

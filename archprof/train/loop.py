@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from archprof.errors import ArchprofError
-from archprof.files import write_text_atomic
+from archprof.files import write_bytes_atomic, write_text_atomic
 from archprof.spec import Spec
 from archprof.spec.recipe import TrainConfig
 from archprof.train import checkpoint
@@ -229,8 +229,13 @@ def _log(message: str) -> None:
 
 
 def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bool = False,
-          input_shape: tuple[int, ...] | None = None) -> TrainResult:
-    """Train ``spec`` on ``data_name`` (at ``input_shape``, default the spec's); checkpoints and curves go to ``out``."""
+          input_shape: tuple[int, ...] | None = None, bad_images: str = "refuse") -> TrainResult:
+    """Train ``spec`` on ``data_name`` (at ``input_shape``, default the spec's); checkpoints and curves go to ``out``.
+
+    Nothing is built before the data is open and the analyser's memory estimate is known to fit.
+    Each epoch writes ``best.safetensors`` (when it is the best), then ``last.safetensors``, then
+    ``history.json`` and ``curves.png``; a resume rewrites the last two from ``last``, so a run
+    killed anywhere resumes to complete files. The run folder is locked for the run's duration."""
     if input_shape is not None:
         spec = spec.model_copy(update={"input": list(input_shape)})
     import archprof
@@ -244,11 +249,11 @@ def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bo
     if config.batch_size % world:
         raise ArchprofError(f"--batch-size {config.batch_size} must be divisible by the {world} processes")
     out = Path(out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     plan = archprof.resolve(spec)
-    data = open_data(data_name, plan.input_shape)
+    data = open_data(data_name, plan.input_shape, bad_images)
+    _check_memory(spec, data, config, device, world)
+    lock = _lock(out) if rank == 0 else None
     spec, model = model_for(spec, data, config.drop_path)
     model.to(device)
     cuda = device.type == "cuda"
@@ -296,7 +301,12 @@ def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bo
     if resume and last_path.exists():
         start, history = _restore(last_path, model, optimizer, ema, spec, config)
         if rank == 0:
-            _log(f"resuming {spec.name} at epoch {start + 1}/{config.epochs} from {last_path}")
+            if start >= config.epochs:
+                _log(f"{spec.name} already finished its {config.epochs} epochs in {out}; its files are brought up to date")
+                _complete(out, history, last_path, best_path)
+            else:
+                _write_history(out, history)
+                _log(f"resuming {spec.name} at epoch {start + 1}/{config.epochs} from {last_path}")
     elif resume:
         _log(f"no checkpoint at {last_path}: starting from scratch")
 
@@ -339,13 +349,60 @@ def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bo
         if rank == 0:
             _log(f"epoch {record.epoch}/{config.epochs}  loss {record.train_loss:.4f}  acc {record.train_acc:.2%}  "
                  f"val loss {record.val_loss:.4f}  val acc {record.val_acc:.2%}  {record.images_per_s:,.0f} img/s")
-            _save(last_path, model, optimizer, ema, epoch, history, meta)
             if record.val_acc >= max(h.val_acc for h in history):
                 _save(best_path, model, optimizer, ema, epoch, history, meta)
-            _write_history(out, history)
+            _save(last_path, model, optimizer, ema, epoch, history, meta)   # after best: a resume never needs this epoch's best
+            _write_history(out, history)                                      # rewritten from last on every resume
     if world > 1:
         dist.barrier()
+    if lock is not None:
+        lock.close()
     return TrainResult(out, history)
+
+
+def _check_memory(spec: Spec, data, config: TrainConfig, device, world: int) -> None:
+    from archprof.analysis import analyze
+    from archprof.bench.fit import check_fits
+
+    sized = spec.model_copy(update={"params": {**spec.params, "num_classes": data.num_classes}}) if "num_classes" in spec.params else spec
+    totals = analyze(sized).totals
+    check_fits(totals, "train", config.batch_size // world, device, f"training {spec.name}", config.optimizer)
+
+
+def _lock(out: Path):
+    """An exclusive lock on the run folder, held until the run ends: a second run there is refused."""
+    import fcntl
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = open(out / ".archprof-train.lock", "a+")
+    except OSError as exc:
+        raise ArchprofError(f"{out}: cannot use the run folder ({exc.strerror})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        raise ArchprofError(f"{out}: another archprof train is using this run folder{f' (pid {holder})' if holder else ''}; "
+                            "wait for it or give another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _complete(out: Path, history: list[Epoch], last_path: Path, best_path: Path) -> None:
+    """Complete a finished run whose last epoch died after last.safetensors: history and curves
+    from the checkpoint, and best.safetensors from last when the final epoch is the best one and
+    best is older (runs of earlier versions wrote best after last)."""
+    _write_history(out, history)
+    best_epoch = max(range(len(history)), key=lambda i: (history[i].val_acc, i))
+    if best_epoch == len(history) - 1:
+        recorded = checkpoint.load(best_path)[1].get("epoch") if best_path.exists() else None
+        if recorded != best_epoch:
+            write_bytes_atomic(best_path, last_path.read_bytes())
 
 
 def _write_history(out: Path, history: list[Epoch]) -> None:

@@ -166,7 +166,8 @@ def test_model_with_real_weights_is_not_touched():
 def test_input_constraints():
     assert analyze("lenet5").input_constraints["min_size"] == [32, 32]
     assert analyze("lenet5").input_constraints["max_size"] == [35, 35]
-    assert analyze("resnet50").input_constraints["fixed_size"] is False
+    resnet = analyze("resnet50").input_constraints   # the README: any size from 1x1
+    assert (resnet["fixed_size"], resnet["min_size"], resnet["max_size"], resnet["multiple_of"]) == (False, [1, 1], None, 1)
     assert analyze("torchvision:vit_b_16").input_constraints["fixed_size"] is True
 
 

@@ -89,7 +89,12 @@ def _family_files() -> list[Path]:
 
 
 FAMILIES = _family_files()
-VALUES = st.sampled_from([0, -1, 1, 10**12, 1e12, 0.5, "x", "", None, True, [], {}, [0], "1 +", "in_channels * 10**6", "range(3)"])
+VALUES = st.sampled_from([0, -1, 1, 10**12, 1e12, 0.5, "x", "", None, True, [], {}, [0], "1 +", "in_channels * 10**6", "range(3)",
+                          # expressions that grow: comprehensions, formatting, nesting, big strings and sums
+                          "[[i for i in range(10**5)] for j in range(10**5)]", "len([i * j for i in range(99999) for j in [1]])",
+                          "'%99999999d' % 1", "str([[0] * 10**4] * 10**4)", "sum([[1] * 1000] * 1000, [])", "(" * 300 + "1" + ")" * 300,
+                          "max(range(10**5)) * 'x'", "[[[0] * 99] * 99] * 99", "int('9' * 4000)", "2 ** 64 ** 64",
+                          "'x' * 99999 + str(list(range(99999)))"])
 
 
 def _paths(node, prefix=()):
@@ -151,12 +156,17 @@ def test_mutated_zoo_specs_never_crash(tmp_path, data):
 def test_bad_sources(tmp_path):
     raising = tmp_path / "raising.py"
     raising.write_text("raise RuntimeError('boom at import')\n")
+    (tmp_path / "pkg.py").mkdir()
+    exiting = tmp_path / "exiting.py"
+    exiting.write_text("import sys\nsys.exit(0)\n")
     not_a_model = tmp_path / "thing.py"
     not_a_model.write_text("def Thing():\n    return 42\n")
     cases = {
         str(tmp_path / "missing.yaml"): "no such file",
         str(tmp_path): "is a directory",
         f"{raising}:Model": "raised RuntimeError: boom at import",
+        f"{exiting}:Model": "importing it raised SystemExit: 0",
+        f"{tmp_path / 'pkg.py'}:Model": "is a folder, not a Python file",
         f"{not_a_model}:Thing": "not a torch.nn.Module",
         f"{not_a_model}:Missing": "has no class or function named 'Missing'",
         "torchvision:not_a_model": "torchvision has no model 'not_a_model'",

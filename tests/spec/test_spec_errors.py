@@ -125,19 +125,27 @@ def test_no_traceback_from_the_real_command(tmp_path):
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
 
 
-def test_validation_does_not_import_torch(tmp_path):
-    code = textwrap.dedent(f"""
-        import sys
-        from archprof.cli import main
-        sys.argv = ["archprof", "check", {str(write(tmp_path, GOOD))!r}]
-        try:
-            main()
-        except SystemExit:
-            pass
-        assert "torch" not in sys.modules, "spec validation imported torch"
-    """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+@pytest.mark.parametrize("command", [["check"], ["analyze"], ["analyze", "--format", "json"], ["diff", "lenet5"], ["gate", "--baselines", "b"]])
+def test_validation_does_not_import_torch(tmp_path, command):
+    """A good spec is checked without torch; a bad one is refused by every command before torch loads."""
+    good, bad = write(tmp_path, GOOD), tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("op: relu}", "op: relux}"))
+    for path, checked in ((good, command == ["check"]), (bad, True)):
+        if not checked:
+            continue
+        args = [command[0], str(path), *command[1:]]
+        code = textwrap.dedent(f"""
+            import sys
+            from archprof.cli import main
+            sys.argv = ["archprof", *{args!r}]
+            try:
+                main()
+            except SystemExit:
+                pass
+            assert "torch" not in sys.modules, "validation imported torch"
+        """)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_help_does_not_import_torch():
