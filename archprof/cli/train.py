@@ -38,13 +38,15 @@ def train(spec: str, params, data: str, epochs, batch_size, lr, optimizer, recip
     """
     import json
 
-    from archprof import load_spec
-    from archprof.train import TrainConfig
-    from archprof.train import train as run
+    from archprof import load_spec, resolve
+    from archprof.spec.recipe import TrainConfig
 
     loaded = load_spec(spec, params=parse_params(params))
+    resolve(loaded, parse_shape(input_))   # the spec's mistakes are reported before torch is imported
     config = TrainConfig.from_recipe((loaded.recipe or {}).get(recipe), epochs=epochs, batch_size=batch_size,
                                      lr=lr, optimizer=optimizer, device=device, seed=seed)
+    from archprof.train import train as run
+
     result = run(loaded, data, config, out or Path("runs") / loaded.name, resume=resume, input_shape=parse_shape(input_),
                  bad_images=bad_images)
     final = result.final
