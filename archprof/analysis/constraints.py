@@ -11,6 +11,7 @@ tried (``probed``). Where no pattern explains every answer, the working sizes ar
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -235,6 +236,7 @@ def derive_by_forward(source: Source, channels: int, analysed: int, fallback: bo
         except Exception as exc:  # noqa: BLE001 - any failure means "not this size"
             return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
+    probe = functools.cache(probe)   # the fallback's first answer is explore's first question
     if fallback and probe(analysed) is not None:
         for size in _built_for(model):
             if size != analysed and probe(size) is None:

@@ -160,7 +160,9 @@ def _analyze_examples(src: Source, input_data: Any, dtype: str) -> Analysis:
             con = input_constraints(src, shape)
             constraints, fits = con.as_dict(), con.describe()
         else:
-            constraints = {"description": f"not probed: the model takes several inputs ({label})", "probed": []}
+            constraints = {"min_size": None, "max_size": None, "fixed_size": False, "multiple_of": None, "residues": None,
+                           "description": f"not probed: the model takes several inputs ({label})", "analysed": None,
+                           "probed": [], "valid": [], "probed_up_to": None}   # the keys of Constraints.as_dict()
             fits = "the example inputs' shapes"
         traced = _trace(model, args, kwargs, src, shape, fits)
     return _analysis(src, shape, batch, dtype, model, traced, constraints, examples)
