@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from typing import TYPE_CHECKING, Any
+
+from archprof.errors import ArchprofError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,7 +37,7 @@ def shape_text(shape: Any) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def render_frame(frame: pd.DataFrame, fmt: str, title: str | None = None, right: tuple[str, ...] = ()) -> str:
+def render_frame(frame: pd.DataFrame, fmt: str, title: str | None = None, right: tuple[str, ...] = (), **fit) -> str:
     """A DataFrame of display strings in one of the formats."""
     if fmt == "csv":
         return frame.to_csv(index=False)
@@ -43,11 +46,7 @@ def render_frame(frame: pd.DataFrame, fmt: str, title: str | None = None, right:
     if fmt == "md":
         text = frame.to_markdown(index=False, colalign=["right" if c in right else "left" for c in frame.columns])
         return (f"### {title}\n\n" if title else "") + text + "\n"
-    return rich_table(frame, title, right)
-
-
-def rich_table(frame: "pd.DataFrame", title: str | None, right: tuple[str, ...] = (), footer: list[str] | None = None) -> str:
-    return rich_rows([str(c) for c in frame.columns], list(frame.itertuples(index=False)), title, right, footer)
+    return rich_table(frame, title, right, **fit)
 
 
 def markdown_table(headers: list[str], rows: list[list[Any]], right: tuple[str, ...] = ()) -> str:
@@ -58,18 +57,106 @@ def markdown_table(headers: list[str], rows: list[list[Any]], right: tuple[str, 
     return tabulate(rows, headers=headers, tablefmt="pipe", colalign=align, disable_numparse=True) + "\n"
 
 
-def rich_rows(headers: list[str], rows, title: str | None, right: tuple[str, ...] = (), footer: list[str] | None = None) -> str:
-    from rich.console import Console
-    from rich.table import Table
+def screen_width() -> int:
+    """The width tables are given: ``COLUMNS``, else the terminal's, else 80 (a pipe or a file)."""
+    return max(20, shutil.get_terminal_size((80, 24)).columns)
 
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for col in headers:
-        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=200, force_terminal=False, color_system=None)
-    console.print(table)
+
+def rich_table(frame: "pd.DataFrame", title: str | None, right: tuple[str, ...] = (), footer: list[str] | None = None,
+               **fit) -> str:
+    return rich_rows([str(c) for c in frame.columns], list(frame.itertuples(index=False)), title, right, footer, **fit)
+
+
+def rich_rows(headers: list[str], rows, title: str | None, right: tuple[str, ...] = (), footer: list[str] | None = None, *,
+              width: int | None = None, drop: tuple = (), short: dict[str, str] | None = None,
+              columns: list[str] | None = None, color: bool = False, wrap_footer: bool = True) -> str:
+    """A table for people at ``width`` (default :func:`screen_width`).
+
+    Columns whose cells are all empty are left out. When the table is wider than the screen, headers
+    take their ``short`` forms, then the columns named in ``drop`` go, in that order, until it fits
+    (and any that fit again come back); a footer line names what went. ``columns`` (the user's
+    choice, by header or short header) shows exactly those. Cells too wide for what is left fold
+    onto a second line rather than being lost; so do footer lines, broken after their ' · ' first.
+    rich draws; this only chooses the columns.
+    """
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    width = width or screen_width()
+    short = short or {}
+    rows = [["" if v is None else str(v) for v in row] for row in rows]
+    cell_widths = [max((cell_len(row[i]) for row in rows), default=0) for i in range(len(headers))]
+
+    def natural(shown: list[int], abbreviated: bool) -> int:
+        """The table's width without wrapping: its widest cells and two spaces between columns."""
+        names = [short.get(h, h) if abbreviated else h for h in headers]
+        return sum(max(cell_widths[i], cell_len(names[i])) for i in shown) + 2 * (len(shown) - 1)
+
+    if columns is not None:
+        wanted = [_column_index(headers, short, c) for c in columns]
+        abbreviate, left_out = natural(wanted, False) > width, []
+    else:
+        wanted = [i for i, h in enumerate(headers) if not rows or any(row[i] for row in rows)]
+        abbreviate, left_out = natural(wanted, False) > width, []
+        gone: list[list[int]] = []
+        for group in drop:  # a name, or a tuple of names that go together (A and B sides)
+            if natural(wanted, abbreviate) <= width:
+                break
+            indices = [headers.index(n) for n in ((group,) if isinstance(group, str) else group) if n in headers]
+            indices = [i for i in indices if i in wanted]
+            if indices and len(wanted) > len(indices):
+                wanted = [i for i in wanted if i not in indices]
+                gone.append(indices)
+        for indices in reversed(gone[:]):  # a column dropped early may fit again beside what is left
+            trial = sorted([*wanted, *indices])
+            if natural(trial, abbreviate) <= width:
+                wanted = trial
+                gone.remove(indices)
+        left_out = [headers[i] for indices in gone for i in indices]
+    console = Console(file=io.StringIO(), width=width, force_terminal=color, color_system="standard" if color else None,
+                      highlight=False)
+    console.print(_table(headers, rows, wanted, title, right, short if abbreviate else {}, color))
+    if left_out:
+        footer = [*(footer or []), f"not shown at {width} columns: {', '.join(left_out)} (--columns chooses)"]
     for line in footer or []:
-        console.print(line, highlight=False, soft_wrap=True)
-    return buffer.getvalue()
+        if not wrap_footer:  # lines a person copies (paths, commands) stay whole
+            console.file.write(line + "\n")
+            continue
+        for part in _broken(line, width):
+            console.print(part, soft_wrap=False, overflow="fold", markup=False)
+    return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines())  # no padding to the screen's edge
+
+
+def _broken(line: str, width: int) -> list[str]:
+    """A footer line too long for the screen, broken after its ' · ' separators where it can be."""
+    parts, current = [], ""
+    for piece in line.split(" · "):
+        candidate = f"{current} · {piece}" if current else piece
+        if current and len(candidate) > width:
+            parts.append(current + " ·")
+            current = "  " + piece
+        else:
+            current = candidate
+    return [*parts, current]
+
+
+def _column_index(headers: list[str], short: dict[str, str], name: str) -> int:
+    wanted = name.strip().lower()
+    for i, h in enumerate(headers):
+        if wanted in (h.lower(), short.get(h, h).lower()):
+            return i
+    raise ArchprofError(f"--columns: no column '{name}'; choose from {', '.join(headers)}")
+
+
+def _table(headers, rows, wanted, title, right, short, color):
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, header_style="bold" if color else "",
+                  title_style="bold" if color else "", pad_edge=False, collapse_padding=True)
+    for i in wanted:
+        table.add_column(short.get(headers[i], headers[i]), justify="right" if headers[i] in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(row[i]) for i in wanted))  # Text: a cell is never read as rich markup
+    return table

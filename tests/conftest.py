@@ -29,3 +29,11 @@ def equivalence(name: str):
     from archprof.verify.equivalence import check
 
     return check(archprof.load_spec(name))
+
+
+@functools.lru_cache(maxsize=None)
+def analysis(name: str):
+    """The analysis of a zoo spec at its own input, run once per test session."""
+    from archprof.analysis import analyze
+
+    return analyze(name)

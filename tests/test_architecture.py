@@ -22,7 +22,7 @@ MAX_LINES = 600
 
 #: Stages in the order of the flow; a module may import its own stage and the stages before it.
 STAGES = [
-    ("core", ("archprof.errors", "archprof.files", "archprof.text", "archprof.png", "archprof._lazy")),
+    ("core", ("archprof.errors", "archprof.files", "archprof.text", "archprof.png", "archprof._lazy", "archprof.cache")),
     ("spec", ("archprof.spec", "archprof.ops", "archprof")),
     ("analysis", ("archprof.analysis",)),
     ("bench/gate/train/verify", ("archprof.bench", "archprof.gate", "archprof.train", "archprof.verify")),

@@ -5,6 +5,7 @@ Data flows one way: source (:mod:`.sources`) → model on meta → traced rows (
 """
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
 
@@ -37,12 +38,36 @@ def _rf_text(state: Any) -> str:
     return state or ""
 
 
-def _records(rows) -> list[dict[str, Any]]:
-    records = []
+def _readable_names(rows, taken: set[str]) -> list[str]:
+    """Names for the rows: a module's own, and for an op called in a module's forward the module's
+    name and the op's (``layer1.0.add``; ``add_1``, ``add_2`` when the forward calls it several times)."""
+    def base(r) -> str:
+        return f"{r.name}.{r.type.strip('_')}" if r.name else r.type.strip("_")
+
+    counts: dict[str, int] = {}
     for r in rows:
+        if r.functional:
+            counts[base(r)] = counts.get(base(r), 0) + 1
+    seen: dict[str, int] = {}
+    names = []
+    for r in rows:
+        if not r.functional:
+            names.append(r.name or "(model)")
+            continue
+        name = base(r)
+        if counts[name] > 1 or name in taken:
+            seen[name] = seen.get(name, 0) + 1
+            name = f"{name}_{seen[name]}"
+        names.append(name)
+    return names
+
+
+def _records(rows, taken: set[str]) -> list[dict[str, Any]]:
+    records = []
+    for r, name in zip(rows, _readable_names(rows, taken)):
         rf = r.rf
         records.append({
-            "name": r.name or "(model)",
+            "name": name,
             "type": r.type,
             "input_shape": r.input_shape,
             "output_shape": r.output_shape,
@@ -79,6 +104,22 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
         input_data = src.example_input()
     if input_data is not None:
         return _analyze_examples(src, input_data, dtype)
+    if src.spec is None:
+        return _analyze_source(src, input_shape, batch, dtype)
+    # A spec is pure data: the same architecture analysed again (report, then verify, of the
+    # same zoo) is the same analysis. Each caller gets its own copy.
+    key = (src.spec.digest(), src.label, input_shape, batch, dtype)
+    if key not in _ANALYSED:
+        if len(_ANALYSED) >= 256:
+            _ANALYSED.pop(next(iter(_ANALYSED)))
+        _ANALYSED[key] = _analyze_source(src, input_shape, batch, dtype)
+    return copy.deepcopy(_ANALYSED[key])
+
+
+_ANALYSED: dict[tuple, Analysis] = {}
+
+
+def _analyze_source(src: Source, input_shape: tuple[int, ...] | None, batch: int, dtype: str) -> Analysis:
     shape = tuple(input_shape or src.input_shape)
     with plain_meta_kernels():  # everything below runs meta forwards (non-spec sources probe sizes too)
         model = None if src.plan is not None else build_on_meta(src)
@@ -101,7 +142,7 @@ def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: i
 
 def _analysis(src: Source, shape: tuple, batch: int, dtype: str, model: nn.Module, traced: Trace, constraints: dict,
               examples: list | None = None) -> Analysis:
-    records = _records(traced.rows)
+    records = _records(traced.rows, {name for name, _ in model.named_modules()})
     return Analysis(
         source=src.label,
         input_shape=shape,
@@ -112,6 +153,7 @@ def _analysis(src: Source, shape: tuple, batch: int, dtype: str, model: nn.Modul
         input_constraints=constraints,
         uncounted_ops=traced.uncounted,
         example_inputs=examples or [],
+        module_types=traced.types,
     )
 
 

@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from archprof.analysis.rows import COLUMNS, rollup
+
 if TYPE_CHECKING:
     import pandas as pd
 
 
 SCHEMA_VERSION = 2  # 2: receptive fields say global, unknown or null apart; constraints list the sizes probed
-COLUMNS = ["name", "type", "input_shape", "output_shape", "params", "trainable_params", "macs", "flops",
-           "activation_bytes", "spatial", "rf_size", "rf_jump", "rf_gated", "receptive_field", "notes"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Analysis:
     source: str
     input_shape: tuple[int, ...]
@@ -28,6 +28,7 @@ class Analysis:
     input_constraints: dict[str, Any]
     uncounted_ops: dict[str, int] = field(default_factory=dict)
     example_inputs: list[dict[str, Any]] = field(default_factory=list)  # given with input_data: name, shape, dtype
+    module_types: dict[str, str] = field(default_factory=dict)  # containers by name (the tree's group rows)
 
     @cached_property
     def layers(self) -> "pd.DataFrame":
@@ -45,6 +46,38 @@ class Analysis:
     def rows(self, depth: int | None = None) -> list[dict[str, Any]]:
         return self.records if depth is None else rollup(self.records, depth)
 
+    def __repr__(self) -> str:
+        t = self.totals
+        from archprof.text import human
+
+        return (f"<Analysis {self.source} · input {self.batch}x{'x'.join(map(str, self.input_shape))} {self.dtype} · "
+                f"{human(t['params'])} params · {human(t['macs'])} MACs · {len(self.records)} rows>")
+
+    def __str__(self) -> str:
+        """The command line's table and totals, at the screen's width."""
+        from archprof.analysis.render import render
+
+        return render(self, "table")
+
+    def table(self, depth: int | None = None, columns: list[str] | None = None, width: int | None = None):
+        """The terminal table and totals as a rich renderable (``rich.print(a.table())``; ``str()`` for plain
+        text): ``depth`` name levels (default: a readable tree), ``columns`` by header, ``width`` in characters."""
+        from rich.text import Text
+
+        from archprof.analysis.render import render
+
+        return Text.from_ansi(render(self, "table", depth, columns=columns, width=width, color=True))
+
+    def _repr_html_(self) -> str:
+        from archprof.analysis.render import html_table
+
+        return html_table(self)
+
+    def _repr_markdown_(self) -> str:
+        from archprof.analysis.render import render
+
+        return render(self, "md")
+
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         records = self.rows(depth)
         return {
@@ -59,26 +92,6 @@ class Analysis:
             "uncounted_ops": self.uncounted_ops,
             **({"example_inputs": self.example_inputs} if self.example_inputs else {}),
         }
-
-
-def receptive_field_text(rf: dict | None) -> str:
-    """The headline receptive field of ``totals["receptive_field"]``, for people, with its layer."""
-    status = (rf or {}).get("status", "none")
-    if status == "field":
-        return _field_text(rf)
-    if status == "global":
-        return f"global (from {rf['layer']})"
-    if status == "unknown":
-        known = rf.get("last_known")
-        return f"unknown from {rf['layer']}" + (f" (last known {_field_text(known)})" if known else "")
-    return "none"
-
-
-def _field_text(rf: dict) -> str:
-    (h, w), (jh, jw) = rf["size"], rf["jump"]
-    jump = f"{jh:g}" if jh == jw else f"{jh:g}x{jw:g}"
-    text = f"{h}x{w} (jump {jump}) at {rf['layer']}"
-    return text + ", plus global context" if rf.get("gated") else text
 
 
 def _json_row(row: dict) -> dict:
@@ -99,22 +112,3 @@ def _json_row(row: dict) -> dict:
 
 def _listify(value: Any) -> Any:
     return [_listify(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
-def rollup(records: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
-    """Consecutive rows that share their first ``depth`` name parts become one row."""
-    groups: list[dict] = []
-    for row in records:
-        key = ".".join(str(row["name"]).split(".")[:depth])
-        if groups and groups[-1]["name"] == key:
-            g = groups[-1]
-            for col in ("params", "trainable_params", "macs", "flops", "activation_bytes"):
-                g[col] += row[col]
-            g["output_shape"], g["rf_size"], g["rf_jump"], g["rf_gated"] = row["output_shape"], row["rf_size"], row["rf_jump"], row["rf_gated"]
-            g["spatial"] = row["spatial"]
-            g["receptive_field"] = row["receptive_field"]
-            g["type"] = "group" if g["type"] != row["type"] else g["type"]
-            g["notes"] = "; ".join(n for n in dict.fromkeys((g["notes"] + "; " + row["notes"]).split("; ")) if n)
-        else:
-            groups.append({**row, "name": key})
-    return groups

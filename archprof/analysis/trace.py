@@ -44,6 +44,7 @@ class Row:
     ops: dict = field(default_factory=dict)
     allocated: dict = field(default_factory=dict, repr=False)  # storage -> bytes allocated by this row
     notes: list = field(default_factory=list)
+    functional: bool = False  # an op called in a module's forward, not a module of its own
 
 
 def _shape(value: Any) -> tuple | None:
@@ -108,8 +109,11 @@ class Tracer(TorchDispatchMode):
         super().__init__()
         self.run = MetaMemo() if memo else (lambda func, args, kwargs: func(*args, **kwargs))
         self.names = {}
+        self.types: dict[str, str] = {}  # containers by name: their class, or the spec block they compile
         for name, module in model.named_modules(remove_duplicate=False):
             self.names.setdefault(module, name)
+            if name and any(True for _ in module.children()):
+                self.types[name] = getattr(module, "spec_kind", None) or type(module).__name__
         weights = [*model.parameters(), *model.buffers()]
         self.weight_storages = {w.untyped_storage()._cdata for w in weights}
         self.rows: list[Row] = []
@@ -194,7 +198,7 @@ class Tracer(TorchDispatchMode):
             return row, False
         if name in VIEWS:
             return None, False
-        row = Row(self.names.get(module, ""), name, _shape(_tensors(args)[:1]), _shape(out))
+        row = Row(self.names.get(module, ""), name, _shape(_tensors(args)[:1]), _shape(out), functional=True)
         self._own_params(module, row)
         self.rows.append(row)
         return row, True
@@ -211,6 +215,7 @@ class Trace:
     input_bytes: int
     output_shape: tuple | None
     saved_bytes: int  # activations autograd keeps for backward (weights excluded)
+    types: dict[str, str] = field(default_factory=dict)  # container modules by name: class or spec block
 
 
 def trace(model: nn.Module, x: "torch.Tensor | tuple", memo: bool = True, kwargs: dict | None = None) -> Trace:
@@ -246,7 +251,7 @@ def trace(model: nn.Module, x: "torch.Tensor | tuple", memo: bool = True, kwargs
         pre.remove()
         post.remove()
     return Trace(tracer.rows, dict(tracer.uncounted), tracer.storage.peak, sum(t.numel() * t.element_size() for t in inputs),
-                 _shape(out), sum(saved.values()))
+                 _shape(out), sum(saved.values()), tracer.types)
 
 
 def _no_backward(_packed: None) -> torch.Tensor:

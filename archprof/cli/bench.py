@@ -54,6 +54,7 @@ class BatchSize(click.ParamType):
 @click.option("--profile", "profile_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also record a short torch.profiler trace into DIR, with a per-operator summary (markdown).")
 @click.option("--no-latency", is_flag=True, help="Skip the batch-1 latency measurement.")
+@click.option("--threads", type=click.IntRange(1, 4096), help="CPU intra-op threads (default: torch's, one per core).")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also record the results as DIR/SPEC.json for `archprof report` (e.g. reports/bench); specs only.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
@@ -61,7 +62,7 @@ class BatchSize(click.ParamType):
 @user_errors
 def bench(source: str, params: tuple[str, ...], input_: str | None, device: str, batch_size, precision: str, channels_last: bool,
           compile_mode: str | None, mode: str, fmt: str, timm_compat: bool, profile_dir: Path | None, no_latency: bool,
-          report_dir: Path | None, output: Path | None) -> None:
+          threads: int | None, report_dir: Path | None, output: Path | None) -> None:
     """Throughput (images/s, median and p10-p90), batch-1 latency, peak memory and MFU.
 
     SOURCE is anything `archprof analyze` takes. Warm-up runs for every batch size, compile time
@@ -87,10 +88,13 @@ def bench(source: str, params: tuple[str, ...], input_: str | None, device: str,
         spec = open_source(target).spec
         if spec is None:
             raise ArchprofError(f"--report-dir records specs only; '{source}' is not a spec")
+    if threads is not None:
+        torch_threads(threads)
     result = run_bench(target, opts)
+    _say_cpu_threads(result, threads)
     emit(render(result, fmt), output)
     if spec is not None:
-        command = _command(source, params, input_, device, batch_size, precision, channels_last, compile_mode, mode, timm_compat)
+        command = _command(source, params, input_, device, batch_size, precision, channels_last, compile_mode, mode, timm_compat, threads)
         click.echo(f"wrote {write_report_record(report_dir, result, spec, command)}", err=True)
     if result.profile:
         text = result.profile["markdown"]
@@ -98,7 +102,26 @@ def bench(source: str, params: tuple[str, ...], input_: str | None, device: str,
         click.echo(f"wrote {result.profile['trace']} and {result.profile['summary']}", err=True)
 
 
-def _command(source, params, input_, device, batch_size, precision, channels_last, compile_mode, mode, timm_compat) -> str:
+def torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _say_cpu_threads(result, threads: int | None) -> None:
+    """On a CPU, says how many threads ran and why: torch's default of one per core is slower than
+    one thread when other work shares the cores."""
+    import os
+
+    fingerprint = result.fingerprint
+    if fingerprint["device_type"] != "cpu":
+        return
+    why = "--threads" if threads is not None else f"torch's default, one per core of {os.cpu_count()}; --threads N to change"
+    click.echo(f"archprof: measured on the CPU with {fingerprint['threads']} intra-op thread(s) ({why}); "
+               "on a machine shared with other work, fewer threads are often faster", err=True)
+
+
+def _command(source, params, input_, device, batch_size, precision, channels_last, compile_mode, mode, timm_compat, threads) -> str:
     """The measuring part of the command line, for the record."""
     import shlex
 
@@ -109,6 +132,7 @@ def _command(source, params, input_, device, batch_size, precision, channels_las
     parts += ["--channels-last"] if channels_last else []
     parts += [f"--compile={compile_mode}"] if compile_mode else []
     parts += ["--timm-compat"] if timm_compat else []
+    parts += [f"--threads={threads}"] if threads else []
     return " ".join(shlex.quote(p) for p in parts)
 
 

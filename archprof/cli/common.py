@@ -114,6 +114,27 @@ PERCENT = FiniteRange(0, 1000)
 PARAM = click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Override a spec parameter (repeatable).")
 
 
+def _column_list(ctx, param, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [c.strip() for c in value.split(",") if c.strip()]
+    if not names:
+        raise click.BadParameter("name at least one column, e.g. layer,params,MACs")
+    return names
+
+
+COLUMNS = click.option("--columns", callback=_column_list, metavar="A,B,...",
+                       help="The table's columns, by header (e.g. layer,output,params,MACs); default: as many as fit the width "
+                            "(COLUMNS, else the terminal's, else 80).")
+
+
+def on_terminal(output: Path | None) -> bool:
+    """Colour only for a person at a terminal: not in a pipe, a file or with NO_COLOR set."""
+    import os
+
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def emit(text: str, output: Path | None) -> None:
     """Data to stdout, or atomically to a file (a killed run never leaves half a file)."""
     if output is None:

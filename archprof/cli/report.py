@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import DEPTH, PLUGIN, fail, user_errors
+from archprof.cli.common import COLUMNS, DEPTH, PLUGIN, fail, on_terminal, user_errors
 from archprof.cli.process import import_torch, one_shot
 
 
@@ -90,11 +90,12 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, ve
 @click.argument("b")
 @click.option("--depth", type=DEPTH, help="Stages = name roll-up at this depth, paired by name (default: by output resolution).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True)
+@COLUMNS
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @PLUGIN
 @user_errors
 @one_shot
-def diff(a: str, b: str, depth: int | None, fmt: str, output: Path | None) -> None:
+def diff(a: str, b: str, depth: int | None, fmt: str, columns: list[str] | None, output: Path | None) -> None:
     """Two specs (or any two sources) side by side per stage: shapes, params, MACs, activations,
     receptive field, with B/A ratios. Example: archprof diff resnet50 convnext_tiny."""
     from archprof.cli.common import emit, opened
@@ -105,7 +106,7 @@ def diff(a: str, b: str, depth: int | None, fmt: str, output: Path | None) -> No
     from archprof.report.diff import diff as run
     from archprof.report.diff import render
 
-    emit(render(run(analyze(first), analyze(second), depth=depth), fmt), output)
+    emit(render(run(analyze(first), analyze(second), depth=depth), fmt, columns=columns, color=on_terminal(output)), output)
 
 
 COMMANDS = [report, diff]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import BATCH, EPOCHS, LEARNING_RATE, PARAM, PLUGIN, SEED, parse_params, parse_shape, user_errors
+from archprof.cli.common import BATCH, EPOCHS, LEARNING_RATE, PARAM, PLUGIN, SEED, on_terminal, parse_params, parse_shape, user_errors
 
 BAD_IMAGES = click.option("--bad-images", type=click.Choice(["refuse", "skip"]), default="refuse", show_default=True,
                           help="Images of an image folder that cannot be decoded: refuse the data, or leave them out and say which.")
@@ -77,23 +77,29 @@ def evaluate(spec: str, params, weights: Path, data: str, ten_crop: bool, tsne: 
     """
     import json
 
-    import pandas as pd
-
     from archprof import load_spec
-    from archprof.text import render_frame
+    from archprof.text import markdown_table, rich_rows
     from archprof.train.evaluate import evaluate as run
 
     result = run(load_spec(spec, params=parse_params(params)), weights, data, ten_crop=ten_crop, out=out, tsne=tsne,
                  input_shape=parse_shape(input_), bad_images=bad_images, batch_size=batch_size)
+    for path in result.files:
+        click.echo(f"wrote {path}", err=True)
     if fmt == "json":
         click.echo(json.dumps({**result.summary(), "per_class": result.per_class, "confusion": result.confusion}, indent=2))
         return
-    summary = pd.DataFrame([{k: (f"{v:.2%}" if isinstance(v, float) else v) for k, v in result.summary().items()}])
-    per_class = pd.DataFrame(result.per_class)
-    for col in ("precision", "recall", "f1"):
-        per_class[col] = per_class[col].map(lambda v: f"{v:.2%}")
-    click.echo(render_frame(summary, fmt, title="evaluation"), nl=False)
-    click.echo(render_frame(per_class, fmt, title="per class", right=("precision", "recall", "f1", "support")), nl=False)
+    summary = {k: (f"{v:.2%}" if isinstance(v, float) else "x".join(map(str, v)) if isinstance(v, list) else v)
+               for k, v in result.summary().items()}
+    per_class = [{**c, **{k: f"{c[k]:.2%}" for k in ("precision", "recall", "f1")}} for c in result.per_class]
+    if fmt == "md":
+        click.echo("### evaluation\n\n" + markdown_table(list(summary), [list(summary.values())])
+                   + "\n### per class\n\n" + markdown_table(list(per_class[0]), [list(c.values()) for c in per_class], right=RIGHT), nl=False)
+        return
+    click.echo(rich_rows(["quantity", "value"], [[k, v] for k, v in summary.items()], "evaluation", color=on_terminal(None)), nl=False)
+    click.echo(rich_rows(list(per_class[0]), [list(c.values()) for c in per_class], "per class", RIGHT, color=on_terminal(None)), nl=False)
+
+
+RIGHT = ("precision", "recall", "f1", "support")
 
 
 COMMANDS = [train, evaluate]

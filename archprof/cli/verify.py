@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archprof.cli.common import PLUGIN, emit, user_errors
+from archprof.cli.common import COLUMNS, PLUGIN, emit, on_terminal, user_errors
 
 
 @click.command()
@@ -14,28 +14,22 @@ from archprof.cli.common import PLUGIN, emit, user_errors
 @click.option("--train", "with_training", is_flag=True, help="Also run each spec's short training check on bundled data.")
 @click.option("--no-equivalence", is_flag=True, help="Skip the comparison with reference implementations.")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@COLUMNS
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 @PLUGIN
 @user_errors
-def verify(specs: tuple[str, ...], with_training: bool, no_equivalence: bool, fmt: str, output: Path | None) -> None:
+def verify(specs: tuple[str, ...], with_training: bool, no_equivalence: bool, fmt: str, columns: list[str] | None,
+           output: Path | None) -> None:
     """Check specs (default: the whole zoo) against their papers; exit 1 on any FAIL."""
-    import json
-
-    import pandas as pd
-
     from archprof import load_spec, zoo_names
-    from archprof.text import render_frame
     from archprof.verify import FAIL
     from archprof.verify import verify as run
+    from archprof.verify.render import render
 
     rows = []
     for name in specs or zoo_names():
         rows += run(load_spec(name), equivalence=not no_equivalence, train=with_training)
-    if fmt == "json":
-        emit(json.dumps([r.as_dict() for r in rows], indent=2) + "\n", output)
-    else:
-        frame = pd.DataFrame([r.as_dict() for r in rows])
-        emit(render_frame(frame, fmt, title="archprof verify"), output)
+    emit(render(rows, fmt, columns=columns, color=on_terminal(output)), output)
     failed = [r for r in rows if r.status == FAIL]
     if failed:
         click.echo(f"archprof: {len(failed)} check(s) failed: " + ", ".join(f"{r.spec} {r.check}" for r in failed[:5]), err=True)

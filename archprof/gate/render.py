@@ -84,4 +84,4 @@ def render(results: list[GateResult], fmt: str, width: int | None = None) -> str
         if lines:
             footer += [f"{r.name} ({r.path}):", *(f"  {line}" for line in lines)]
     footer.append(summary(results))
-    return rich_rows(headers, rows, "archprof gate", RIGHT, footer=footer)
+    return rich_rows(headers, rows, "archprof gate", RIGHT, footer=footer, wrap_footer=False)

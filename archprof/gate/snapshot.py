@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archprof.analysis.result import receptive_field_text
+from archprof.analysis.rows import receptive_field_text
 from archprof.spec.budgets import ALIASES, FIELDS
 
 LAYER_COLUMNS = (("layer", "layer"), ("type", "type"), ("output", "output"), ("params", "params"), ("macs", "MACs"),

@@ -71,7 +71,7 @@ def _activation(kind: str, factory: str, doc: str, inplace: bool) -> None:
 
         namespace = {}
     cls = type(factory, (_AnySize,), {"__doc__": doc, "build": build, "__module__": __name__, **namespace})
-    register(kind)(cls)
+    register(kind, stateless=True)(cls)
 
 
 for _kind, _factory, _doc, _inplace in [
@@ -88,7 +88,7 @@ for _kind, _factory, _doc, _inplace in [
     _activation(_kind, _factory, _doc, _inplace)
 
 
-@register("flatten")
+@register("flatten", stateless=True)
 class Flatten(_AnySize):
     """Flattens dimensions ``start``…``end`` (counted without the batch dimension)."""
 
@@ -106,7 +106,7 @@ class Flatten(_AnySize):
         return nn.Flatten(self.start + 1, end)
 
 
-@register("permute")
+@register("permute", stateless=True)
 class Permute(_AnySize):
     """Reorders the non-batch dimensions, e.g. ``dims: [1, 2, 0]`` turns (C, H, W) into (H, W, C)."""
 
@@ -121,7 +121,7 @@ class Permute(_AnySize):
         return modules.Permute(self.dims)
 
 
-@register("dropout")
+@register("dropout", stateless=True)
 class Dropout(_AnySize):
     """Element-wise dropout (``nn.Dropout``); identity at inference."""
 
@@ -134,7 +134,7 @@ class Dropout(_AnySize):
         return nn.Dropout(self.p)
 
 
-@register("drop_path")
+@register("drop_path", stateless=True)
 class DropPath(_AnySize):
     """Stochastic depth: drops the whole residual branch per sample (``row``) or per batch."""
 
@@ -176,7 +176,7 @@ def _same_shapes(kind: str, xs: tuple[Shape, ...]) -> Shape:
     return xs[0]
 
 
-@register("add")
+@register("add", stateless=True)
 class Add(_AnySize):
     """Element-wise sum of its inputs (residual connections); ``inplace: true`` adds into the first
     input (``out += identity``, as torchvision's residual blocks)."""
@@ -191,7 +191,7 @@ class Add(_AnySize):
         return modules.Add(self.inplace)
 
 
-@register("mul")
+@register("mul", stateless=True)
 class Mul(_AnySize):
     """Element-wise product; a (C, 1, 1) gate broadcasts over a (C, H, W) map (SE blocks)."""
 
@@ -208,7 +208,7 @@ class Mul(_AnySize):
         return modules.Mul()
 
 
-@register("concat")
+@register("concat", stateless=True)
 class Concat(_AnySize):
     """Concatenation along ``dim`` (0 = channels of a (C, H, W) map; Inception branches)."""
 

@@ -89,7 +89,7 @@ class _Pool(_Window):
         return self.ceil_mode
 
 
-@register("maxpool")
+@register("maxpool", stateless=True)
 class MaxPool(_Pool):
     """Max pooling (``nn.MaxPool2d``); ``stride`` defaults to the kernel size."""
 
@@ -100,7 +100,7 @@ class MaxPool(_Pool):
         return nn.MaxPool2d(self.kernel, self.stride, self.padding, self.dilation, ceil_mode=self.ceil_mode)
 
 
-@register("avgpool")
+@register("avgpool", stateless=True)
 class AvgPool(_Pool):
     """Average pooling (``nn.AvgPool2d``)."""
 
@@ -115,7 +115,7 @@ class AvgPool(_Pool):
         return nn.AvgPool2d(self.kernel, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
-@register("adaptive_avgpool")
+@register("adaptive_avgpool", stateless=True)
 class AdaptiveAvgPool(Op):
     """Average pooling to a fixed output size (``nn.AdaptiveAvgPool2d``); size 1 is global pooling."""
 
@@ -131,7 +131,7 @@ class AdaptiveAvgPool(Op):
         return nn.AdaptiveAvgPool2d(self.size)
 
 
-@register("adaptive_maxpool")
+@register("adaptive_maxpool", stateless=True)
 class AdaptiveMaxPool(AdaptiveAvgPool):
     """Max pooling to a fixed output size (``nn.AdaptiveMaxPool2d``)."""
 
@@ -175,7 +175,7 @@ class LayerNorm2d(Op):
         return modules.LayerNorm2d(x[0], eps=self.eps)
 
 
-@register("lrn")
+@register("lrn", stateless=True)
 class LocalResponseNorm(Op):
     """Local response normalisation across channels (AlexNet 2012, VGG A-LRN)."""
 
@@ -194,7 +194,7 @@ class LocalResponseNorm(Op):
         return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)
 
 
-@register("pad")
+@register("pad", stateless=True)
 class Pad(Op):
     """Padding of a (C, H, W) map: ``[left, right, top, bottom]``, with zeros (or ``value``), or by
     reflecting or replicating the border (``nn.ZeroPad2d``/``ConstantPad2d``/``ReflectionPad2d``/``ReplicationPad2d``)."""

@@ -29,7 +29,7 @@ class _Shapeless(Op):
         return tuple(len(s) for s in x)
 
 
-@register("chunk")
+@register("chunk", stateless=True)
 class Chunk(_Shapeless):
     """``chunks`` equal pieces along ``dim`` (``torch.chunk``; the last may be smaller), as several outputs."""
 
@@ -52,7 +52,7 @@ class Chunk(_Shapeless):
         return modules.Chunk(self.chunks, _dim(self.dim, x, "chunk"))
 
 
-@register("split")
+@register("split", stateless=True)
 class Split(Op):
     """Pieces of the given ``sizes`` along ``dim`` (``torch.split``), as several outputs; they must add up."""
 
@@ -87,7 +87,7 @@ def _infer(sizes: list[int], total: int, kind: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-@register("reshape")
+@register("reshape", stateless=True)
 class Reshape(Op):
     """The input as ``shape`` (without the batch; one entry may be -1)."""
 
@@ -100,7 +100,7 @@ class Reshape(Op):
         return modules.Reshape(self.shape(x))
 
 
-@register("unflatten")
+@register("unflatten", stateless=True)
 class Unflatten(_Shapeless):
     """Dim ``dim`` split into ``sizes`` (one may be -1), e.g. channels into (groups, C/groups)."""
 
@@ -115,7 +115,7 @@ class Unflatten(_Shapeless):
         return nn.Unflatten(_dim(self.dim, x, "unflatten") + 1, tuple(self.sizes))
 
 
-@register("transpose")
+@register("transpose", stateless=True)
 class Transpose(_Shapeless):
     """Two dims swapped, e.g. ``dims: [0, 1]``."""
 
@@ -132,7 +132,7 @@ class Transpose(_Shapeless):
         return modules.Transpose(a + 1, b + 1)
 
 
-@register("slice")
+@register("slice", stateless=True)
 class Slice(_Shapeless):
     """``x[start:end:step]`` along ``dim``, as in Python (negative start and end count from the end)."""
 
@@ -152,7 +152,7 @@ class Slice(_Shapeless):
         return modules.Slice(_dim(self.dim, x, "slice") + 1, self.start, self.end, self.step)
 
 
-@register("upsample")
+@register("upsample", stateless=True)
 class Upsample(_Shapeless):
     """Resizing of a (C, H, W) map by ``scale`` or to ``size`` (``nn.Upsample``)."""
 

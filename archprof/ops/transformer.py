@@ -91,7 +91,7 @@ class AttentionOp(Op):
         return _module("Attention")(x[-1], self.heads, self.qkv_bias, self.proj_bias, self.layout)
 
 
-@register("token_select")
+@register("token_select", stateless=True)
 class TokenSelectOp(Op):
     """One token of (N, D) as the image's feature vector, ``x[:, index]``: (N, D) -> (D,)."""
 
@@ -110,7 +110,7 @@ class TokenSelectOp(Op):
         return _module("TokenSelect")(self.index)
 
 
-@register("add_at")
+@register("add_at", stateless=True)
 class AddAtOp(Op):
     """Adds the second input to the tokens of the first from position ``start`` on:
     (N, D) + (N - start, D) -> (N, D). TNT adds the projected words of each sentence to its

@@ -17,7 +17,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from archprof.analysis.result import receptive_field_text
+from archprof.analysis.rows import receptive_field_text
 from archprof.text import human, shape_text
 
 HEAD = "head"
@@ -191,7 +191,11 @@ RIGHT = ("A layers", "B layers", "A params", "B params", "params B/A", "A MACs",
          "A activations", "B activations", "act. B/A", "B/A")
 
 
-def render(d: Diff, fmt: str) -> str:
+SHORT = {"A activations": "A act.", "B activations": "B act."}
+DROP = (("A RF", "B RF"), ("A layers", "B layers"), ("A activations", "B activations", "act. B/A"), ("A output", "B output"))
+
+
+def render(d: Diff, fmt: str, *, columns: list[str] | None = None, width: int | None = None, color: bool = False) -> str:
     from archprof.text import rich_table
 
     totals, stages = frames(d)
@@ -205,5 +209,5 @@ def render(d: Diff, fmt: str) -> str:
                             right=[i for i, c in enumerate(frame.columns) if c in RIGHT or c in (la, lb)])
 
         return (f"## {la} vs {lb}\n\n{legend}\n\n### Totals\n\n" + table(totals) + "\n### Stages\n\n" + table(stages))
-    return (rich_table(totals, f"archprof diff: A = {la}, B = {lb}", RIGHT + (la, lb))
-            + rich_table(stages, "per stage", RIGHT, footer=[legend]))
+    return (rich_table(totals, f"archprof diff: A = {la}, B = {lb}", RIGHT + (la, lb), width=width, color=color)
+            + rich_table(stages, "per stage", RIGHT, footer=[legend], width=width, drop=DROP, short=SHORT, columns=columns, color=color))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from archprof.analysis.result import receptive_field_text
+from archprof.analysis.rows import receptive_field_text
 from archprof.report.entry import Entry, spec_path_text, stage_depth, stage_starts, verify_status
 from archprof.report.inputs import verified_hash
 from archprof.report.markdown import MARK, REFRESH, UNITS_LINK, exact, fmt_value, md_cell, md_table, pct

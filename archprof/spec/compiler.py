@@ -34,6 +34,9 @@ def _module(node: Node) -> nn.Module:
         return node.op.build(*node.in_shapes)
     children = OrderedDict((child.name, _module(child)) for child in node.children)
     if not node.is_graph:
-        return Seq(children)
-    steps = [(child.name, child.inputs, child.outputs) for child in node.children]
-    return Graph(children, steps, node.input_names, node.output)
+        module = Seq(children)
+    else:
+        steps = [(child.name, child.inputs, child.outputs) for child in node.children]
+        module = Graph(children, steps, node.input_names, node.output)
+    module.spec_kind = node.block or node.kind   # what an analysis calls the container (bottleneck, seq)
+    return module

@@ -4,8 +4,10 @@ Loading never imports torch and never runs code: YAML is parsed safely (:mod:`ar
 """
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from pydantic import ValidationError
@@ -38,6 +40,23 @@ def find(source: str | Path) -> Path:
 
 
 def _parse(path: Path) -> tuple[SpecFile, Mapping]:
+    """The validated file; a family file read for one variant is not read again for the next (the
+    zoo holds 49 variants of 13 files) unless it changed on disk."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _read(path)
+    if not S_ISREG(stat.st_mode):
+        return _read(path)
+    return _cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(path: str, _mtime_ns: int, _size: int) -> tuple[SpecFile, Mapping]:
+    return _read(Path(path))
+
+
+def _read(path: Path) -> tuple[SpecFile, Mapping]:
     raw = load_file(path)
     if raw is None:
         raise SpecError("the spec file is empty", Location(str(path), 1))

@@ -153,6 +153,7 @@ class _Resolver:
             raise SpecError("must be a non-empty list of layers", where)
         env: dict[str, Any] = dict(zip(parent.input_names, parent.in_shapes))
         previous: tuple[str, ...] = parent.input_names
+        unnamed: list[Node] = []
         for item, item_scope, loc in self.expand(items, scope, path):
             name = self.name_of(item, item_scope, loc, len(parent.children))
             if name in env:
@@ -165,6 +166,11 @@ class _Resolver:
             previous = (name,)
             if "outputs" in item:
                 previous = self.bind_outputs(node, item, item_scope, loc, env)
+            if "name" not in item:
+                unnamed.append(node)
+        renamed = readable_names(parent, unnamed, set(env))
+        env = {renamed.get(k, k): v for k, v in env.items()}
+        previous = tuple(renamed.get(p, p) for p in previous)
         self.check_in_place(parent, items)
         if output is None:
             parent.output = previous[0] if len(previous) == 1 else previous
@@ -399,6 +405,28 @@ def too_large(shape: Shape, what: str, where: Location) -> None:
 
 
 NUMERIC_ERRORS = {"int_parsing", "int_type", "float_parsing", "float_type", "int_from_float"}
+
+
+def readable_names(parent: Node, unnamed: list[Node], taken: set[str]) -> dict[str, str]:
+    """Unnamed stateless layers take their op's name (``relu``; ``add_1``, ``add_2`` when a list has
+    several), so that a table reads ``layer1.0.relu`` rather than ``layer1.0.2``. Layers with
+    parameters or buffers keep their position, as ``nn.Sequential`` names them, so that state_dict
+    keys stay those of the references. Returns the renames, applied to ``parent``'s children."""
+    groups: dict[str, list[Node]] = {}
+    for node in unnamed:
+        if node.op is not None and node.op.stateless:
+            groups.setdefault(re.sub(r"[^A-Za-z0-9_]", "_", node.kind), []).append(node)
+    renamed: dict[str, str] = {}
+    for base, nodes in groups.items():
+        candidates = iter([base] if len(nodes) == 1 and base not in taken else (f"{base}_{i}" for i in range(1, 1 << 30)))
+        for node in nodes:
+            name = next(c for c in candidates if c not in taken)
+            taken.add(name)
+            renamed[node.name] = name
+    for child in parent.children:
+        child.name = renamed.get(child.name, child.name)
+        child.inputs = tuple(renamed.get(i, i) for i in child.inputs)
+    return renamed
 
 
 def _unknown_name(exc: ValidationError, args: dict, item: dict, loc: Location, scope: dict) -> SpecError | None:

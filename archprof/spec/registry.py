@@ -41,6 +41,9 @@ class Op(BaseModel):
     kind: ClassVar[str] = ""
     #: Number of inputs, or None for "one or more" (add, concat, ...).
     inputs: ClassVar[int | None] = 1
+    #: True when the built module never holds parameters or buffers: an unnamed layer of such an op
+    #: is named after it (``relu``, ``add_2``) rather than its position, which moves no state_dict key.
+    stateless: ClassVar[bool] = False
 
     def shape(self, *x: Shape) -> Shape | tuple[Shape, ...]:
         raise NotImplementedError
@@ -60,13 +63,15 @@ class Op(BaseModel):
 OPS: dict[str, type[Op]] = {}
 
 
-def register(kind: str):
-    """Class decorator adding an op under ``kind``; a name can be registered only once."""
+def register(kind: str, *, stateless: bool = False):
+    """Class decorator adding an op under ``kind``; a name can be registered only once.
+    ``stateless`` says that its modules hold no parameters or buffers (see :attr:`Op.stateless`)."""
 
     def decorate(cls: type[Op]) -> type[Op]:
         if kind in OPS:
             raise ValueError(f"op '{kind}' is already registered by {OPS[kind].__qualname__}")
         cls.kind = kind
+        cls.stateless = stateless
         OPS[kind] = cls
         return cls
 

@@ -1,6 +1,6 @@
 """Safe YAML loading that remembers where every value came from.
 
-PyYAML's SafeLoader never constructs Python objects beyond plain data; on top of it we refuse
+PyYAML's safe constructor never constructs Python objects beyond plain data; on top of it we refuse
 anchors/aliases (the "billion laughs" expansion), duplicate keys and oversized documents, and
 record the line of every mapping key and list item so errors can point at the source.
 """
@@ -11,6 +11,9 @@ import stat
 from pathlib import Path
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from archprof.errors import Location, SpecError
 
@@ -59,8 +62,21 @@ def line_of(container: object, key: object) -> int | None:
     return getattr(container, "line", None)
 
 
+try:  # libyaml scans and parses six times faster; composing and constructing stay in Python, checked below
+    from yaml._yaml import CParser
+
+    class _Base(Composer, CParser, SafeConstructor, Resolver):
+        def __init__(self, stream):
+            CParser.__init__(self, stream)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            Composer.__init__(self)
+except ImportError:  # PyYAML built without libyaml
+    _Base = yaml.SafeLoader
+
+
 def _loader(file: str):
-    class Loader(yaml.SafeLoader):
+    class Loader(_Base):
         def compose_node(self, parent, index):
             if self.check_event(yaml.events.AliasEvent) or getattr(self.peek_event(), "anchor", None):
                 mark = self.peek_event().start_mark
@@ -96,7 +112,7 @@ def _loader(file: str):
         text = str(node.value).replace("_", "").lstrip("+-")
         if len(text) > MAX_INT_DIGITS:
             raise SpecError(f"number with {len(text)} digits is too large (at most {MAX_INT_DIGITS})", Location(file, node.start_mark.line + 1))
-        return yaml.SafeLoader.construct_yaml_int(self, node)
+        return SafeConstructor.construct_yaml_int(self, node)
 
     Loader.construct_yaml_int = construct_int
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)

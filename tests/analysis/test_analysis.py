@@ -54,7 +54,7 @@ def test_inception_naive_vs_bottleneck():
 
 
 @pytest.mark.parametrize("channels,size,filters,padding,standard,separable", [
-    (3, 7, 128, 0, (86_400, 3456), (10_275, 27 + 384)),                   # unit_checks.md §6, first example
+    (3, 7, 128, 0, (86_400, 3456), (10_275, 27 + 384)),                   # MobileNets §3.1 (eqs. 1-5), a first example
     (512, 14, 512, 1, (462_422_016, 2_359_296), (52_283_392, 266_752)),   # MobileNets Table 3
 ])
 def test_depthwise_separable(channels, size, filters, padding, standard, separable):
@@ -77,7 +77,7 @@ def test_course_exercise(layer, params, flops, shape, nbytes):
 
 
 @pytest.mark.parametrize("source,size,layer", [
-    ("vgg16", 212, "features.30"),
+    ("vgg16", 212, "features.maxpool_5"),
     ("torchvision:alexnet", 195, "avgpool"),
     ("resnet18", 435, None),
     ("resnet50", 427, None),
@@ -263,8 +263,8 @@ def test_squeeze_excitation_gates_keep_the_convolutional_receptive_field():
     the last spatial layer, marked as gated, not the field just before the first gate."""
     a = analyze("efficientnet_b0")
     rf = a.totals["receptive_field"]
-    assert rf["layer"] == "features.8.2" and rf["gated"] and rf["size"][0] > 224 and rf["jump"] == [32, 32]
+    assert rf["layer"] == "features.8.silu" and rf["gated"] and rf["size"][0] > 224 and rf["jump"] == [32, 32]
     rows = {r["name"]: r for r in a.records}
-    assert rows["features.8.2"]["receptive_field"].endswith("+gate")
+    assert rows["features.8.silu"]["receptive_field"].endswith("+gate")
     plain = analyze("resnet50").totals["receptive_field"]
     assert plain["gated"] is False and plain["size"] == [427, 427]

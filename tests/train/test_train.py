@@ -178,3 +178,27 @@ def test_paper_recipes_run(tmp_path, name, params, shape):
     config = TrainConfig.from_recipe(spec.recipe["paper"], epochs=1, batch_size=16, steps_per_epoch=3, device="cpu")
     result = train(spec, "digits", config, tmp_path, input_shape=shape)
     assert len(result.history) == 1 and result.final.train_loss == result.final.train_loss  # finite, not NaN
+
+
+def test_eval_uses_the_input_size_the_checkpoint_was_trained_at(tmp_path):
+    """A network trained at 64x64 (not its declared 224) is evaluated at 64x64: the same held-out
+    accuracy as training measured, the files it wrote named, no top-5 for fewer than six classes."""
+    spec = archprof.load_spec("resnet18", params={"base_width": 8})
+    result = train(spec, "digits", TrainConfig(epochs=1, batch_size=32, lr=0.01, steps_per_epoch=8, device="cpu"), tmp_path,
+                   input_shape=(3, 64, 64))
+    ev = evaluate(spec, tmp_path / "last.safetensors", "digits")
+    assert ev.input_shape == [3, 64, 64]
+    assert ev.top1 == pytest.approx(result.final.val_acc)
+    proc = cli("eval", "resnet18", "--param", "base_width=8", "--weights", str(tmp_path / "last.safetensors"),
+               "--data", "digits", "--input", "3x48x48", "--out", str(tmp_path / "eval"), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["input_shape"] == [3, 48, 48]
+    assert f"wrote {tmp_path / 'eval' / 'confusion.png'}" in proc.stderr
+
+
+def test_training_says_what_it_trains_on_first(tmp_path):
+    proc = cli("train", "lenet5", "--data", "digits", "--epochs", "1", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stderr.splitlines()[:2]
+    assert first == "data digits: 10 classes, 1,437 training and 360 held-out images (a fixed stratified 80/20 split, seed 0)"
+    assert second.startswith("model lenet5: 61,706 parameters, input 1x32x32, on cpu")
