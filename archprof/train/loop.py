@@ -252,10 +252,10 @@ def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bo
     torch.manual_seed(config.seed)
     plan = archprof.resolve(spec)
     data = open_data(data_name, plan.input_shape, bad_images)
-    if rank == 0:
-        log(f"data {data.describe()}")
     _check_memory(spec, data, config, device, world)
     lock = _lock(out) if rank == 0 else None
+    if rank == 0:  # after every refusal, which is one line alone
+        log(f"data {data.describe()}")
     spec, model = model_for(spec, data, config.drop_path)
     model.to(device)
     cuda = device.type == "cuda"
