@@ -53,7 +53,7 @@ def test_the_proof_sees_training_settings_that_logits_do_not():
 
     for name, params, message in [
         ("efficientnet_b0", {"bn_momentum": 0.2}, "features.0.1 (BatchNorm2d) momentum 0.2, the reference's features.0.1 (BatchNorm2d) 0.1"),
-        ("vgg11", {"drop_rate": 0.4}, "dropout rate of classifier.2 0.4, of the reference's classifier.2 0.5"),
+        ("vgg11", {"drop_rate": 0.4}, "dropout rate of classifier.dropout_1 0.4, of the reference's classifier.2 0.5"),
         ("efficientnet_b0", {"stochastic_depth_prob": 0.3}, "drop-path rate of features.2.1.stochastic_depth 0.0375"),
     ]:
         result = check(archprof.load_spec(name, params=params))
