@@ -1,5 +1,5 @@
 """A small on-disk cache for work that every run would otherwise repeat (parsing bundled data,
-reading the zoo's spec files). Entries are keyed by everything they derive from, so a stale entry
+the split of bundled data). Entries are keyed by everything they derive from, so a stale entry
 is never read: it just stops being found. Nothing breaks without it: an unwritable or damaged
 cache only means the work is done again.
 
@@ -28,24 +28,6 @@ def key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def file_stamp(path: Path) -> list:
-    """What identifies a file's contents cheaply: its path, size and modification time."""
-    stat = Path(path).stat()
-    return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
-
-
-def cached_json(name: str, parts: tuple, compute: Callable[[], Any]) -> Any:
-    """``compute()``'s JSON-able result, stored as ``name-KEY.json``."""
-    path = folder() / f"{name}-{key(*parts)}.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        pass
-    value = compute()
-    _store(path, lambda p: p.write_text(json.dumps(value)))
-    return value
-
-
 def cached_arrays(name: str, parts: tuple, compute: Callable[[], dict]) -> dict:
     """``compute()``'s dict of numpy arrays, stored as ``name-KEY.npz`` (read without pickle)."""
     import numpy as np
@@ -68,13 +50,13 @@ def cached_arrays(name: str, parts: tuple, compute: Callable[[], dict]) -> dict:
 
 def _store(path: Path, write: Callable[[Path], None]) -> None:
     """Written beside its final name and renamed, so a reader never sees half an entry."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         write(partial)
         os.replace(partial, path)
     except OSError:
         try:
             partial.unlink(missing_ok=True)
-        except (OSError, UnboundLocalError):
+        except OSError:
             pass

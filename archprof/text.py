@@ -94,11 +94,10 @@ def rich_rows(headers: list[str], rows, title: str | None, right: tuple[str, ...
 
     if columns is not None:
         wanted = [_column_index(headers, short, c) for c in columns]
-        abbreviate, left_out = natural(wanted, False) > width, []
     else:
         wanted = [i for i, h in enumerate(headers) if not rows or any(row[i] for row in rows)]
-        abbreviate, left_out = natural(wanted, False) > width, []
-        gone: list[list[int]] = []
+    abbreviate, gone = natural(wanted, False) > width, []
+    if columns is None:
         for group in drop:  # a name, or a tuple of names that go together (A and B sides)
             if natural(wanted, abbreviate) <= width:
                 break
@@ -112,7 +111,7 @@ def rich_rows(headers: list[str], rows, title: str | None, right: tuple[str, ...
             if natural(trial, abbreviate) <= width:
                 wanted = trial
                 gone.remove(indices)
-        left_out = [headers[i] for indices in gone for i in indices]
+    left_out = [headers[i] for indices in gone for i in indices]
     console = Console(file=io.StringIO(), width=width, force_terminal=color, color_system="standard" if color else None,
                       highlight=False)
     console.print(_table(headers, rows, wanted, title, right, short if abbreviate else {}, color))

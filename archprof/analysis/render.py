@@ -34,10 +34,9 @@ def display_rows(records: list[dict]) -> list[list[str]]:
     return [cells(r) for r in records]
 
 
-def tree_rows(a: Analysis, depth: int | None) -> list[list[str]]:
-    """The tree's rows, each name indented under its group and shortened to its last part."""
-    return [cells(r, "  " * r["level"] + str(r["name"]).split(".")[-1] if r["level"] else r["name"])
-            for r in tree(a.records, depth, a.module_types)]
+def tree_rows(nodes: list[dict]) -> list[list[str]]:
+    """Cells of the tree's rows, each name indented under its group and shortened to its last part."""
+    return [cells(r, "  " * r["level"] + str(r["name"]).split(".")[-1] if r["level"] else r["name"]) for r in nodes]
 
 
 def totals_lines(a: Analysis) -> list[str]:
@@ -87,7 +86,7 @@ def render(a: Analysis, fmt: str, depth: int | None = None, *, columns: list[str
     if fmt == "html":
         return html_table(a, depth)
     shown = table_depth(a, depth)
-    return rich_rows(HEADERS, tree_rows(a, shown), f"archprof analyze {a.source}", NUMERIC,
+    return rich_rows(HEADERS, tree_rows(tree(a.records, shown, a.module_types)), f"archprof analyze {a.source}", NUMERIC,
                      footer=totals_lines(a) + depth_line(a, shown), width=width, drop=DROP, short=SHORT, columns=columns, color=color)
 
 
@@ -97,7 +96,7 @@ def html_table(a: Analysis, depth: int | None = None) -> str:
     rows = tree(a.records, shown, a.module_types)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
     body = []
-    for r, row in zip(rows, tree_rows(a, shown)):
+    for r, row in zip(rows, tree_rows(rows)):
         tds = []
         for h, value in zip(HEADERS, row):
             style = ' style="text-align:right"' if h in NUMERIC else ""

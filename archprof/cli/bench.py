@@ -89,7 +89,9 @@ def bench(source: str, params: tuple[str, ...], input_: str | None, device: str,
         if spec is None:
             raise ArchprofError(f"--report-dir records specs only; '{source}' is not a spec")
     if threads is not None:
-        torch_threads(threads)
+        import torch
+
+        torch.set_num_threads(threads)
     result = run_bench(target, opts)
     _say_cpu_threads(result, threads)
     emit(render(result, fmt), output)
@@ -100,12 +102,6 @@ def bench(source: str, params: tuple[str, ...], input_: str | None, device: str,
         text = result.profile["markdown"]
         click.echo(text, err=fmt in ("csv", "json") or output is not None)
         click.echo(f"wrote {result.profile['trace']} and {result.profile['summary']}", err=True)
-
-
-def torch_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _say_cpu_threads(result, threads: int | None) -> None:
