@@ -8,6 +8,8 @@
 (c) ``test_gpu_throughput.py`` — images/s on a GPU against ``gpu/<fingerprint>.json``; skipped
     without a GPU;
 (d) ``test_bench_agreement.py`` — ``archprof bench`` images/s against a plain timing loop.
+(e) ``test_responsiveness.py`` — ``archprof zoo`` and the first lines of ``archprof train``
+    against a bare ``import torch`` timed in the same run.
 
 Commands (from the repository root)::
 

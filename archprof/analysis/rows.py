@@ -99,3 +99,52 @@ def readable_depth(records: list[dict[str, Any]], rows: int = 40) -> int | None:
     if len(tree(records)) <= rows:
         return None
     return max((d for d in range(1, deepest) if len(tree(records, d)) <= rows), default=1)
+
+
+
+def stages(records: list[dict[str, Any]], depth: int, types: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The model's stages, as reports plot them: the rows rolled up to ``depth`` name parts (the
+    spec's top-level groups at depth 1), where a run of single layers around the groups is one
+    stage: ``stem`` before the first group (conv, norm, activation, pool), ``head`` after the last
+    (pool, flatten, linear). A model with no groups at all (LeNet-5, VGG) is split where the
+    output resolution changes, as design-space papers define a stage, and each stage is named by
+    its resolution (``112x112``). Each stage carries
+    ``first``, the index of its first layer, and ``members``, the layers it spans."""
+    types = types or {}
+    rolled: list[dict[str, Any]] = []
+    for i, row in enumerate(records):
+        key = ".".join(str(row["name"]).split(".")[:depth])
+        if rolled and rolled[-1]["name"] == key:
+            _absorb(rolled[-1], row)
+            rolled[-1]["single"] = False
+        else:
+            single = key == row["name"]
+            rolled.append({**row, "name": key, "type": row["type"] if single else types.get(key, "group"),
+                           "first": i, "single": single})
+    groups = [i for i, r in enumerate(rolled) if not r["single"]]
+    if groups:  # runs of single layers between the groups
+        def key(i: int) -> Any:
+            return None if not rolled[i]["single"] else "stem" if i < groups[0] else "head" if i > groups[-1] else "layers"
+    else:       # one stage per output resolution; the flat tail is the head
+        def key(i: int) -> Any:
+            shape = rolled[i]["output_shape"]
+            return tuple(shape[2:]) if isinstance(shape, (tuple, list)) and len(shape) > 2 else "head"
+    out: list[dict[str, Any]] = []
+    runs: list[list[str]] = []
+    for i, row in enumerate(rolled):
+        k = key(i)
+        if out and k is not None and k == out[-1]["key"]:
+            _absorb(out[-1], row)
+            runs[-1].append(row["name"])
+        else:
+            out.append({**row, "key": k})
+            runs.append([row["name"]])
+    for row, run in zip(out, runs):
+        kind = row.pop("key")
+        del row["single"]
+        row["members"] = run[0] if len(run) == 1 else f"{run[0]} … {run[-1]}"
+        if len(run) > 1 or not groups:
+            row["type"] = kind if kind in ("stem", "head") else "layers"
+            row["name"] = (f"{run[0]}…{run[-1]}" if kind == "layers" else kind if isinstance(kind, str)
+                           else "x".join(map(str, kind)))
+    return out

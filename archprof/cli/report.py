@@ -37,9 +37,10 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, ve
            quiet: bool) -> None:
     """Markdown reports with plots: OUT/SPEC.md per spec, the zoo index OUT/README.md and OUT/verify.md.
 
-    SOURCE is a bundled spec name or a spec file; no SOURCE (or --all) means the whole zoo, which
-    also rewrites the index and removes reports of specs no longer in the zoo. Regenerating from
-    the same code and specs gives byte-identical files.
+    SOURCE is a bundled spec name, a spec file, torchvision:NAME, timm:NAME or file.py:NAME (the
+    last three get the analysis sections only: they have no paper figures). No SOURCE (or --all)
+    means the whole zoo, which also rewrites the index and removes reports of specs no longer in
+    the zoo. Regenerating from the same code and specs gives byte-identical files.
     """
     from archprof import report as rep
     from archprof.files import write_text_atomic
@@ -47,20 +48,22 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, ve
     if all_ and sources:
         fail("give SOURCEs or --all, not both")
     whole_zoo = not sources
-    if check_only and (run_verify or verify_stale or index):
-        fail("--check compares only; it cannot be combined with --verify or --index")
+    if check_only and (run_verify or verify_stale):
+        fail("--check compares only; it cannot be combined with --verify or --verify-stale")
     say = (lambda m: None) if quiet else _progress
-    specs = rep.select(sources)
+    targets = rep.select(sources)
+    specs = rep.specs_of(targets)
+    refresh = rep.refresh_command(sources, out)
     started = time.monotonic()
     if check_only:
-        differ, same_versions = rep.check(out, specs, whole_zoo=whole_zoo)
+        differ, same_versions = rep.check(out, targets, whole_zoo=whole_zoo, index=index, refresh=refresh)
         if not same_versions:
             say(f"note: {out} was generated with other library versions; version text and PNG bytes not compared")
         if differ:
             shown = ", ".join(differ[:6]) + (f" and {len(differ) - 6} more" if len(differ) > 6 else "")
-            click.echo(f"archprof: {out} is stale ({shown}); regenerate with: {rep.REFRESH}", err=True)
+            click.echo(f"archprof: {out} is stale ({shown}); regenerate with: {refresh}", err=True)
             sys.exit(1)
-        say(f"{out} is up to date ({len(specs)} specs, {time.monotonic() - started:.0f} s)")
+        say(f"{out} is up to date ({len(targets)} reports, {time.monotonic() - started:.0f} s)")
         return
     if out.exists() and not out.is_dir():
         fail(f"{out}: not a folder")
@@ -78,7 +81,7 @@ def report(sources: tuple[str, ...], all_: bool, out: Path, run_verify: bool, ve
             verify["checks"] = [r for r in verify["checks"] if r["spec"] in names]
         write_text_atomic(out / "verify.json", json.dumps(verify, indent=2, ensure_ascii=False) + "\n")
         failed = [r for r in verify["checks"] if r["spec"] in {s.name for s in specs} and r["status"] == "FAIL"]
-    written = rep.generate(specs, out, index=whole_zoo or index, progress=say, prune=whole_zoo)
+    written = rep.generate(targets, out, index=whole_zoo or index, progress=say, prune=whole_zoo, refresh=refresh)
     say(f"wrote {len(written)} files in {out} ({time.monotonic() - started:.0f} s)")
     if failed:
         click.echo(f"archprof: {len(failed)} check(s) failed: " + ", ".join(f"{r['spec']} {r['check']}" for r in failed[:5]), err=True)

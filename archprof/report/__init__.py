@@ -17,9 +17,10 @@ Layout of the output folder: ``<spec>.md`` per spec (:mod:`.spec_page`),
 with ``img/zoo-*.png``, and ``verify.md``. :mod:`.folder` writes and checks a folder;
 :mod:`.diff` compares two analyses stage by stage.
 """
-from archprof.report.folder import RESERVED, check, compare, generate, generated_files, run_verify, select, unverified
+from archprof.report.folder import (RESERVED, check, compare, generate, generated_files, refresh_command, run_verify, select,
+                                    specs_of, unverified)
 from archprof.report.inputs import load_result, load_verify, verified_hash
 from archprof.report.markdown import MARK, REFRESH, md_table, versions_text
 
 __all__ = ["MARK", "REFRESH", "RESERVED", "check", "compare", "generate", "generated_files", "load_result", "load_verify",
-           "md_table", "run_verify", "select", "unverified", "verified_hash", "versions_text"]
+           "md_table", "refresh_command", "run_verify", "select", "specs_of", "unverified", "verified_hash", "versions_text"]

@@ -14,9 +14,9 @@ STAGE_SHARE, STAGE_MIN = 0.05, 4  # depth 1 when at least 4 of its rows carry >=
 
 @dataclass
 class Entry:
-    """One spec, analysed, with its recorded results."""
+    """One spec (or a library or Python-file source), analysed, with its recorded results."""
 
-    spec: Spec
+    spec: Spec | None
     analysis: Any  # archprof.analysis.Analysis
     checks: list[dict] = field(default_factory=list)  # its rows of verify.json
     bench: dict | None = None
@@ -24,7 +24,50 @@ class Entry:
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        """The report's file name: the spec's name, or the source made safe (``torchvision-resnet18``)."""
+        return self.spec.name if self.spec is not None else source_name(self.analysis.source)
+
+    @property
+    def family(self) -> str:
+        if self.spec is not None:
+            return self.spec.family or self.spec.name
+        label = str(self.analysis.source)
+        return label.partition(":")[0] if label.split(":")[0] in ("torchvision", "timm") else "python"
+
+
+def source_name(label: str) -> str:
+    """A file name for a non-spec source: ``torchvision:resnet18`` -> ``torchvision-resnet18``,
+    ``models/net.py:Net`` -> ``net-Net``."""
+    prefix, _, rest = str(label).rpartition(":")
+    if prefix.endswith(".py"):
+        prefix = Path(prefix).stem
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{prefix}-{rest}" if prefix else rest).strip("-.") or "model"
+
+
+@dataclass(frozen=True)
+class Links:
+    """What reports may link to and tell the user to run: only files that exist beside them, and
+    the command that made them (so a folder outside the repository is told its own command)."""
+
+    readme: bool = False   # the folder sits in archprof's repository, under its README
+    verify: bool = False   # verify.json is read here and verify.md written beside it
+    refresh: str = "archprof report --all --verify-stale"
+
+    def units(self) -> str:
+        return ("the README's [Units and conventions](../README.md#units-and-conventions)" if self.readme
+                else "the Units and conventions of archprof's README")
+
+    def results(self) -> str:
+        return "the README's [Reports](../README.md#reports) section" if self.readme else "the Reports section of archprof's README"
+
+    @staticmethod
+    def beside(folder: Path, verify: bool, refresh: str) -> "Links":
+        readme = Path(folder).resolve().parent / "README.md"
+        try:
+            ours = "## Units and conventions" in readme.read_text(encoding="utf-8") and (readme.parent / "specs").is_dir()
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        return Links(ours, verify, refresh)
 
 
 def spec_path_text(spec: Spec) -> str:
@@ -38,10 +81,10 @@ def spec_path_text(spec: Spec) -> str:
     return path.name
 
 
-def first_figure(spec: Spec, metric: str) -> Figure | None:
+def first_figure(spec: Spec | None, metric: str) -> Figure | None:
     """The spec's headline figure of a metric: the first one not marked ``check: false``
     (the same one ``archprof zoo`` shows)."""
-    return next((f for f in spec.figures if f.metric == metric and f.check), None)
+    return next((f for f in spec.figures if f.metric == metric and f.check), None) if spec is not None else None
 
 
 def is_imagenet(f: Figure) -> bool:
@@ -59,25 +102,22 @@ def stage_depth(analysis) -> int:
     total = analysis.totals["macs"]
     if not total:
         return 1
-    heavy = int((analysis.rollup(1)["macs"] >= STAGE_SHARE * total).sum())
+    heavy = sum(1 for r in analysis.rows(1) if r["macs"] >= STAGE_SHARE * total)
     return 1 if heavy >= STAGE_MIN else 2
 
 
-def stage_starts(names: list[str], depth: int) -> list[int]:
-    """Indexes of the first layer of each rolled-up row (the same grouping as ``rollup``)."""
-    starts, last = [], None
-    for i, name in enumerate(names):
-        key = ".".join(str(name).split(".")[:depth])
-        if key != last:
-            starts.append(i)
-            last = key
-    return starts
+def stages(analysis) -> tuple[int, list[dict]]:
+    """The depth the stages are read at and the stages (:func:`archprof.analysis.rows.stages`)."""
+    from archprof.analysis.rows import stages as split
+
+    depth = stage_depth(analysis)
+    return depth, split(analysis.records, depth, analysis.module_types)
 
 
 def verify_status(entry: Entry) -> str:
     """PASS / FAIL (checks) / stale / '' from the spec's rows of verify.json."""
     rows = entry.checks
-    if not rows:
+    if not rows or entry.spec is None:
         return ""
     hashes = {r.get("verified_hash") for r in rows if r.get("verified_hash")}
     if hashes and hashes != {verified_hash(entry.spec)}:

@@ -1,18 +1,20 @@
 """Writing a reports folder, re-running verification for stale specs, and checking a folder is current."""
 from __future__ import annotations
 
+import shlex
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Union
 
 from archprof.errors import ArchprofError
 from archprof.files import write_text_atomic
-from archprof.report.entry import Entry, spec_path_text
+from archprof.report.entry import Entry, Links, source_name, spec_path_text
 from archprof.report.index import index_markdown, index_plots, verify_markdown
 from archprof.report.inputs import VERIFY_SCHEMA, load_result, load_verify, verified_hash
-from archprof.report.markdown import MARK, VERSION_RE, versions_text
+from archprof.report.markdown import MARK, REFRESH, VERSION_RE, versions_text
 from archprof.report.spec_page import spec_markdown, spec_plots
+from archprof.analysis.sources import Source
 from archprof.spec import Spec, load_spec, zoo_names
 
 RESERVED = {"README", "verify"}
@@ -52,32 +54,57 @@ def run_verify(specs: list[Spec], previous: dict | None, progress: Callable[[str
             "checks": [r for name in sorted(by_spec) for r in by_spec[name]]}
 
 
-def select(sources: Iterable[str]) -> list[Spec]:
-    """Specs by name or path (default: the whole zoo), checked for clashes with the index files."""
-    specs = [load_spec(s) for s in (list(sources) or zoo_names())]
+Target = Union[Spec, Source]  # what a report is written on: a spec, or a torchvision:/timm:/file.py: source
+
+
+def select(sources: Iterable[str]) -> list[Target]:
+    """Specs by name or path, or library and Python-file sources (default: the whole zoo), checked
+    for clashes between their report names and with the index files."""
+    from archprof.analysis.sources import is_spec, open_source
+
+    targets: list[Target] = [load_spec(s) if is_spec(s) else open_source(s) for s in (list(sources) or zoo_names())]
     seen: dict[str, str] = {}
-    for s in specs:
-        if s.name in RESERVED:
-            raise ArchprofError(f"spec name '{s.name}' clashes with the report folder's own {s.name}.md")
-        if s.name in seen:
-            raise ArchprofError(f"two sources give the spec name '{s.name}': {seen[s.name]} and {spec_path_text(s)}")
-        seen[s.name] = spec_path_text(s)
-    return specs
+    for t in targets:
+        name, where = (t.name, spec_path_text(t)) if isinstance(t, Spec) else (source_name(t.label), t.label)
+        if name in RESERVED:
+            raise ArchprofError(f"report name '{name}' clashes with the report folder's own {name}.md")
+        if name in seen:
+            raise ArchprofError(f"two sources give the report name '{name}': {seen[name]} and {where}")
+        seen[name] = where
+    return targets
 
 
-def analyse(spec: Spec, inputs: Path, verify: dict | None) -> Entry:
+def specs_of(targets: list[Target]) -> list[Spec]:
+    return [t for t in targets if isinstance(t, Spec)]
+
+
+def refresh_command(sources: Iterable[str], out: Path) -> str:
+    """The command that regenerates a reports folder, as the reports tell it: the repository's own
+    for the zoo in ``reports``, else the sources and folder that were given (the index of a subset
+    adds ``--index`` to it)."""
+    sources = list(sources)
+    if not sources and Path(out) == Path("reports"):
+        return REFRESH
+    return shlex.join(["archprof", "report", *(sources or ["--all"]), "--verify-stale", "--out", str(out)])
+
+
+def analyse(target: Target, inputs: Path, verify: dict | None) -> Entry:
     from archprof.analysis import analyze
 
+    if not isinstance(target, Spec):
+        return Entry(spec=None, analysis=analyze(target))
+    spec = target
     return Entry(spec=spec, analysis=analyze(spec),
                  checks=[r for r in (verify or {}).get("checks", []) if r["spec"] == spec.name],
                  bench=load_result(inputs / "bench" / f"{spec.name}.json", spec.name),
                  train=load_result(inputs / "train" / f"{spec.name}.json", spec.name))
 
 
-def generate(specs: list[Spec], out: Path, *, inputs: Path | None = None, index: bool = True,
-             progress: Callable[[str], None] = lambda m: None, prune: bool = False) -> list[Path]:
-    """Write the reports of ``specs`` into ``out`` (and the index and verify.md when ``index``);
-    result files are read from ``inputs`` (default: ``out``). Returns the files written."""
+def generate(specs: list[Target], out: Path, *, inputs: Path | None = None, index: bool = True,
+             progress: Callable[[str], None] = lambda m: None, prune: bool = False, refresh: str = REFRESH) -> list[Path]:
+    """Write the reports of ``specs`` (specs or sources) into ``out`` (and the index and verify.md
+    when ``index``); result files are read from ``inputs`` (default: ``out``); ``refresh`` is the
+    command the reports name for regenerating them. Returns the files written."""
     out = Path(out)
     inputs = Path(inputs) if inputs is not None else out
     if out.exists() and not out.is_dir():
@@ -85,18 +112,19 @@ def generate(specs: list[Spec], out: Path, *, inputs: Path | None = None, index:
     (out / "img").mkdir(parents=True, exist_ok=True)
     vers = versions_text()
     verify = load_verify(inputs / "verify.json")
+    links = Links.beside(inputs, verify is not None and (index or (inputs / "verify.md").is_file()), refresh)
     written: list[Path] = []
     entries = []
-    for spec in specs:
-        entry = analyse(spec, inputs, verify)
-        links = spec_plots(entry, out)
-        write_text_atomic(out / f"{spec.name}.md", spec_markdown(entry, vers, links))
-        written += [out / f"{spec.name}.md"] + [out / link for link in links.values()]
+    for target in specs:
+        entry = analyse(target, inputs, verify)
+        images = spec_plots(entry, out)
+        write_text_atomic(out / f"{entry.name}.md", spec_markdown(entry, vers, images, links))
+        written += [out / f"{entry.name}.md"] + [out / link for link in images.values()]
         entries.append(entry)
-        progress(f"wrote {spec.name}.md")
+        progress(f"wrote {entry.name}.md")
     if index:
         index_plots(entries, out)
-        write_text_atomic(out / "README.md", index_markdown(entries, vers, verify))
+        write_text_atomic(out / "README.md", index_markdown(entries, vers, verify, links))
         written += [out / "README.md", out / "img" / "zoo-accuracy-vs-macs.png", out / "img" / "zoo-params-vs-macs.png"]
         if verify is not None:
             write_text_atomic(out / "verify.md", verify_markdown(verify, set(zoo_names())))
@@ -164,10 +192,11 @@ def compare(expected: Path, actual: Path, only: set[str] | None = None) -> tuple
     return sorted(differ), same_versions
 
 
-def check(folder: Path, specs: list[Spec], *, whole_zoo: bool = True) -> tuple[list[str], bool]:
+def check(folder: Path, specs: list[Target], *, whole_zoo: bool = True, index: bool = False,
+          refresh: str = REFRESH) -> tuple[list[str], bool]:
     """Regenerate into a temporary folder (reading the results in ``folder``) and compare; for a
     subset of the zoo only that subset's files are compared."""
     with tempfile.TemporaryDirectory(prefix="archprof-report-") as tmp:
-        written = generate(specs, Path(tmp), inputs=folder, index=whole_zoo)
+        written = generate(specs, Path(tmp), inputs=folder, index=whole_zoo or index, refresh=refresh)
         only = None if whole_zoo else {p.resolve().relative_to(Path(tmp).resolve()).as_posix() for p in written}
         return compare(folder, Path(tmp), only)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archprof.report.entry import Entry, first_figure, is_imagenet, is_pretrained, verify_status
+from archprof.report.entry import Entry, Links, first_figure, is_imagenet, is_pretrained, verify_status
 from archprof.report.inputs import gpu_throughput
-from archprof.report.markdown import MARK, REFRESH, UNITS_LINK, md_table
+from archprof.report.markdown import MARK, REFRESH, md_table
 from archprof.spec import Figure
 from archprof.text import human
 
@@ -21,12 +21,12 @@ def _paper_cell(f: Figure | None) -> str:
     return text
 
 
-def index_markdown(entries: list[Entry], vers: str, verify: dict | None) -> str:
-    ordered = sorted(entries, key=lambda e: (e.spec.family or e.name, e.analysis.totals["macs"], e.name))
+def index_markdown(entries: list[Entry], vers: str, verify: dict | None, links: Links = Links()) -> str:
+    ordered = sorted(entries, key=lambda e: (e.family, e.analysis.totals["macs"], e.name))
     rows = []
     for e in ordered:
         t = e.analysis.totals
-        rows.append([f"[{e.name}]({e.name}.md)", e.spec.family or "", "x".join(map(str, e.analysis.input_shape)),
+        rows.append([f"[{e.name}]({e.name}.md)", e.family, "x".join(map(str, e.analysis.input_shape)),
                      human(t["params"]), human(t["macs"]), human(t["flops"]), human(t["activation_bytes"], "B"),
                      human(t["peak_activation_bytes"], "B"), _paper_cell(first_figure(e.spec, "top1")),
                      _paper_cell(first_figure(e.spec, "top5")), verify_status(e) or "—", gpu_throughput(e.bench)])
@@ -35,14 +35,15 @@ def index_markdown(entries: list[Entry], vers: str, verify: dict | None) -> str:
     table = md_table(header, rows, right=(3, 4, 5, 6, 7, 8, 9, 11))
     n_checks = len(verify["checks"]) if verify else 0
     lines = [MARK, "", "# archprof zoo", "",
-             f"{len(entries)} specs, analysed on the meta device at batch 1, fp32, at each spec's declared input size. "
+             f"{len(entries)} {'specs' if all(e.spec is not None for e in entries) else 'models'}, analysed on the meta device at batch 1, fp32, at each spec's declared input size. "
              "Computed columns come from the analyser; the paper columns are each spec's first top-1/top-5 figure "
              "(the one `archprof zoo` shows), with its source in the spec's report; nothing here is typed by hand. "
-             f"Units as in the README's [Units and conventions]({UNITS_LINK}): MACs are multiply-accumulates, "
+             f"Units as in {links.units()}: MACs are multiply-accumulates, "
              "activations are all layer outputs written by one forward pass, inference peak is the most activation "
              "memory alive at once.", "",
-             f"Versions: {vers}. Verification: [verify.md](verify.md) "
-             + (f"({n_checks} checks recorded in verify.json)." if verify else f"(verify.json absent: run `{REFRESH}`)."),
+             f"Versions: {vers}. Verification: "
+             + (f"[verify.md](verify.md) ({n_checks} checks recorded in verify.json)." if verify
+                else f"none recorded (verify.json absent: run `{links.refresh}`)."),
              "", table]
     points, skipped = index_points(entries)
     lines += ["## Accuracy vs MACs", "",
@@ -51,9 +52,11 @@ def index_markdown(entries: list[Entry], vers: str, verify: dict | None) -> str:
     if skipped:
         lines += ["Not plotted (no ImageNet top-1 figure): " + ", ".join(skipped) + ".", ""]
     lines += ["## Parameters vs MACs", "", "![params vs MACs](img/zoo-params-vs-macs.png)", ""]
-    lines += ["## Regenerate", "", f"`{REFRESH}` (from the repository root) first reruns `archprof verify` for specs that are "
+    where = "from the repository root" if links.refresh == REFRESH else "from the folder it was first run in"
+    command = links.refresh + ("" if links.refresh == REFRESH or " --all " in links.refresh else " --index")
+    lines += ["## Regenerate", "", f"`{command}` ({where}) first reruns `archprof verify` for specs that are "
               "new or changed since verify.json was recorded (the equivalence proof takes seconds to a minute per spec), "
-              "then rewrites every file here from the specs (1-2 minutes on two CPU cores); `archprof report --check` "
+              "then rewrites every file here; the same command with `--check` instead of `--verify-stale` "
               "tells whether this folder is up to date.", ""]
     return "\n".join(lines)
 
@@ -67,9 +70,9 @@ def index_points(entries: list[Entry]):
         t = e.analysis.totals
         if f is None or not is_imagenet(f):
             skipped.append(e.name)
-            points.append(Point(e.name, e.spec.family or e.name, t["macs"], t["params"], None))
+            points.append(Point(e.name, e.family, t["macs"], t["params"], None))
         else:
-            points.append(Point(e.name, e.spec.family or e.name, t["macs"], t["params"], f.value, is_pretrained(f)))
+            points.append(Point(e.name, e.family, t["macs"], t["params"], f.value, is_pretrained(f)))
     return points, skipped
 
 
@@ -77,8 +80,9 @@ def index_plots(entries: list[Entry], out: Path) -> None:
     from archprof.report import plots as rp
 
     points, _ = index_points(entries)
-    rp.accuracy_vs_macs([p for p in points if p.top1 is not None], out / "img" / "zoo-accuracy-vs-macs.png")
-    rp.params_vs_macs(points, out / "img" / "zoo-params-vs-macs.png")
+    styles = rp.family_styles([p.family for p in points])  # the same colour for a family in both plots
+    rp.accuracy_vs_macs([p for p in points if p.top1 is not None], out / "img" / "zoo-accuracy-vs-macs.png", styles)
+    rp.params_vs_macs(points, out / "img" / "zoo-params-vs-macs.png", styles)
 
 
 def verify_markdown(verify: dict, zoo: set[str]) -> str:

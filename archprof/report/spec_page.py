@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from archprof.analysis.rows import receptive_field_text
-from archprof.report.entry import Entry, spec_path_text, stage_depth, stage_starts, verify_status
+from archprof.report.entry import Entry, Links, spec_path_text, stages, verify_status
 from archprof.report.inputs import verified_hash
-from archprof.report.markdown import MARK, REFRESH, UNITS_LINK, exact, fmt_value, md_cell, md_table, pct
+from archprof.report.markdown import MARK, exact, fmt_value, md_cell, md_table, pct
 from archprof.text import human, shape_text
 
 TOP = 10
@@ -31,11 +31,10 @@ def _figure_rows(entry: Entry) -> list[list[str]]:
     return out
 
 
-def _result_section(title: str, kind: str, entry: Entry, data: dict | None) -> list[str]:
+def _result_section(title: str, kind: str, entry: Entry, data: dict | None, links: Links) -> list[str]:
     lines = [f"## {title}", ""]
     if data is None:
-        lines += [f"Nothing recorded: `{kind}/{entry.name}.json` is absent (its format is in the README's "
-                  f"[Reports](../README.md#reports) section).", ""]
+        lines += [f"Nothing recorded: `{kind}/{entry.name}.json` is absent (its format is in {links.results()}).", ""]
         return lines
     if data.get("command"):
         lines += [f"Command: `{data['command']}`", ""]
@@ -66,9 +65,28 @@ def _rf_ratio(size: Any, side: int) -> str:
     return f"{size[0] / side:.2f}" if isinstance(size, tuple) and side else ""
 
 
-def spec_markdown(entry: Entry, vers: str, images: dict[str, str]) -> str:
+def _source_head(entry: Entry, vers: str) -> list[str]:
+    """The head of a report on a library or Python-file source: what was built, no paper figures."""
+    a = entry.analysis
+    label = str(a.source)
+    built = ("the library's model with random weights, on the meta device" if label.split(":")[0] in ("torchvision", "timm")
+             else "the class or factory of that Python file, on the meta device")
+    head = [["source", f"`{label}` ({built})"],
+            ["input", f"{a.batch}x{'x'.join(map(str, a.input_shape))} (batch {a.batch}, {a.dtype})"],
+            ["versions", vers]]
+    return [MARK, "", f"# {label}", "", md_table(["", ""], head),
+            "Not a spec: no paper figures, verification or recorded results; the analysis below is the same as "
+            f"`archprof analyze {label}`.", ""]
+
+
+def spec_markdown(entry: Entry, vers: str, images: dict[str, str], links: Links = Links()) -> str:
+    lines = _source_head(entry, vers) if entry.spec is None else _spec_head(entry, vers)
+    lines += _body(entry, images, links)
+    return "\n".join(lines)
+
+
+def _spec_head(entry: Entry, vers: str) -> list[str]:
     s, a = entry.spec, entry.analysis
-    t = a.totals
     name = s.name
     lines = [MARK, "", f"# {name}" + (f": {s.title}" if s.title else ""), ""]
     if s.family and s.variant:
@@ -88,11 +106,37 @@ def spec_markdown(entry: Entry, vers: str, images: dict[str, str]) -> str:
     lines.append(md_table(["", ""], head))
     if s.description:
         lines += [" ".join(s.description.split()), ""]
+    return lines
 
+
+def _figures(entry: Entry, links: Links) -> list[str]:
+    s = entry.spec
+    verify = ("read from [verify.json](verify.json) ([verify.md](verify.md))" if links.verify
+              else "read from verify.json beside the reports (absent here)")
+    lines = ["## Paper figures and verification", "",
+             "params and MACs are measured now and compared with each figure's tolerance; accuracy and "
+             "throughput figures are quoted (INFO). The equivalence proof against the reference implementation "
+             f"(same weights, same logits) is slow, so it is {verify}, not run here.", ""]
+    lines.append(md_table(["figure", "ours", "paper", "tolerance", "status", "source", "note"], _figure_rows(entry)))
+    if s.reference is None:
+        lines += ["No public reference implementation: no equivalence proof.", ""]
+    elif not any(r["check"] == "equivalence" for r in entry.checks):
+        lines += [f"Equivalence to `{s.reference.library}:{s.reference.model}`: not recorded in verify.json "
+                  f"(run `{links.refresh}`).", ""]
+    if verify_status(entry).startswith("stale"):
+        lines += [f"**Stale:** verify.json was recorded for another version of this spec's architecture, figures or "
+                  f"reference (verified hash now `{verified_hash(s)}`); rerun `{links.refresh}`.", ""]
+    return lines
+
+
+def _body(entry: Entry, images: dict[str, str], links: Links) -> list[str]:
+    a, name = entry.analysis, entry.name
+    t = a.totals
+    lines: list[str] = []
     # totals
     rf = t["receptive_field"]
     lines += ["## Totals", "",
-              f"Units as defined in the README's [Units and conventions]({UNITS_LINK}): MACs are multiply-accumulates "
+              f"Units as defined in {links.units()}: MACs are multiply-accumulates "
               "(what most papers call FLOPs), FLOPs are 2·MACs plus element-wise work, memory is in binary units "
               f"(1 MiB = 2^20 bytes) at batch {a.batch} in {a.dtype}.", ""]
     total_rows = [
@@ -110,34 +154,23 @@ def spec_markdown(entry: Entry, vers: str, images: dict[str, str]) -> str:
     ]
     lines.append(md_table(["quantity", "value", "exact"], total_rows, right=(1, 2)))
 
-    # paper figures and verification
-    lines += ["## Paper figures and verification", "",
-              "params and MACs are measured now and compared with each figure's tolerance; accuracy and "
-              "throughput figures are quoted (INFO). The equivalence proof against the reference implementation "
-              "(same weights, same logits) is slow, so it is read from [verify.json](verify.json) "
-              "([verify.md](verify.md)), not run here.", ""]
-    lines.append(md_table(["figure", "ours", "paper", "tolerance", "status", "source", "note"], _figure_rows(entry)))
-    if s.reference is None:
-        lines += ["No public reference implementation: no equivalence proof.", ""]
-    elif not any(r["check"] == "equivalence" for r in entry.checks):
-        lines += [f"Equivalence to `{s.reference.library}:{s.reference.model}`: not recorded in verify.json "
-                  f"(run `{REFRESH}`).", ""]
-    if verify_status(entry).startswith("stale"):
-        lines += [f"**Stale:** verify.json was recorded for another version of this spec's architecture, figures or "
-                  f"reference (verified hash now `{verified_hash(s)}`); rerun `{REFRESH}`.", ""]
+    if entry.spec is not None:
+        lines += _figures(entry, links)
 
     # stages
-    depth = stage_depth(a)
-    stages = a.rollup(depth)
+    depth, parts = stages(a)
     lines += ["## Stages", "",
-              f"Layers rolled up to depth {depth} (the first {'part' if depth == 1 else f'{depth} parts'} of their names, "
-              f"as `archprof analyze {name} --depth {depth}`); output and receptive field are those of the stage's last layer.", ""]
+              f"The model's groups at depth {depth} (the first {'part' if depth == 1 else f'{depth} parts'} of the layer "
+              f"names, as `archprof analyze {name if entry.spec is not None else a.source} --depth {depth}`); the single layers before the first group are the "
+              "stem, those after the last the head, and a model without groups is split where its output resolution "
+              "changes. Output and receptive field are those of the stage's last layer.", ""]
     lines.append(md_table(
-        ["stage", "type", "output", "params", "% params", "MACs", "% MACs", "FLOPs", "activations", "% act.", "receptive field"],
-        [[r["name"], r["type"], shape_text(r["output_shape"]), human(r["params"]), pct(r["params"], t["params"]),
+        ["stage", "layers", "type", "output", "params", "% params", "MACs", "% MACs", "FLOPs", "activations", "% act.",
+         "receptive field"],
+        [[r["name"], r["members"], r["type"], shape_text(r["output_shape"]), human(r["params"]), pct(r["params"], t["params"]),
           human(r["macs"]), pct(r["macs"], t["macs"]), human(r["flops"]), human(r["activation_bytes"], "B"),
-          pct(r["activation_bytes"], t["activation_bytes"]), r["receptive_field"]] for r in stages.to_dict("records")],
-        right=range(3, 10)))
+          pct(r["activation_bytes"], t["activation_bytes"]), r["receptive_field"]] for r in parts],
+        right=range(4, 11)))
     lines += [f"![MACs and activation memory per stage of {name}]({images['stages']})", ""]
 
     # heaviest layers
@@ -165,7 +198,7 @@ def spec_markdown(entry: Entry, vers: str, images: dict[str, str]) -> str:
                           [[r["name"], shape_text(r["output_shape"]),
                             "x".join(map(str, r["rf_size"])) if isinstance(r["rf_size"], tuple) else r["receptive_field"],
                             "x".join(map(str, r["rf_jump"])) if isinstance(r["rf_jump"], tuple) else "",
-                            _rf_ratio(r["rf_size"], side)] for r in stages.to_dict("records")], right=(2, 3, 4)))
+                            _rf_ratio(r["rf_size"], side)] for r in parts], right=(2, 3, 4)))
     lines += [f"![Receptive field through the depth of {name}]({images['rf']})", ""]
 
     # input constraints, uncounted ops
@@ -183,14 +216,15 @@ def spec_markdown(entry: Entry, vers: str, images: dict[str, str]) -> str:
     else:
         lines += ["None: every op of the traced forward pass has a cost rule.", ""]
 
-    lines += _result_section("Benchmark", "bench", entry, entry.bench)
-    lines += _result_section("Training", "train", entry, entry.train)
+    if entry.spec is not None:
+        lines += _result_section("Benchmark", "bench", entry, entry.bench, links)
+        lines += _result_section("Training", "train", entry, entry.train, links)
 
     # all layers
     lines += ["## All layers", "", f"<details><summary>{len(layers)} layers (click to expand)</summary>", ""]
     lines.append(md_table(LAYER_HEADER, layer_cells(layers), right=(3, 4, 5, 6)))
     lines += ["</details>", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def spec_plots(entry: Entry, out: Path) -> dict[str, str]:
@@ -199,19 +233,19 @@ def spec_plots(entry: Entry, out: Path) -> dict[str, str]:
 
     a, name = entry.analysis, entry.name
     layers = a.layers.reset_index(drop=True)
-    depth = stage_depth(a)
-    stages = a.rollup(depth)
-    starts = stage_starts(list(layers["name"]), depth)[1:]
+    depth, parts = stages(a)
+    starts = [p["first"] for p in parts]
+    names = [p["name"] for p in parts]
     links = {kind: f"img/{name}-{kind}.png" for kind in ("stages", "layers", "rf")}
-    rp.stage_bars(list(stages["name"]), list(stages["macs"]), list(stages["activation_bytes"]), out / links["stages"],
-                  f"{name}: per stage (depth {depth})")
-    rp.layer_profile(list(layers["macs"]), list(layers["activation_bytes"]), out / links["layers"],
-                     f"{name}: per layer", boundaries=starts)
+    rp.stage_bars(names, [p["macs"] for p in parts], [p["activation_bytes"] for p in parts], out / links["stages"],
+                  f"{name}: per stage")
+    rp.layer_profile(list(layers["name"]), list(layers["macs"]), list(layers["activation_bytes"]), out / links["layers"],
+                     f"{name}: per layer", stages=list(zip(starts, names)))
     rf = layers["receptive_field"].tolist()
     global_at = next((i for i, v in enumerate(rf) if v == "global"), None)
     unknown_at = next((i for i, v in enumerate(rf) if v == "unknown"), None)
     rp.rf_growth([s[0] if isinstance(s, tuple) else None for s in layers["rf_size"]],
                  [j[0] if isinstance(j, tuple) else None for j in layers["rf_jump"]],
                  a.input_shape[-1], out / links["rf"], f"{name}: receptive field through depth",
-                 global_at=global_at, unknown_at=unknown_at, boundaries=starts)
+                 global_at=global_at, unknown_at=unknown_at, stages=list(zip(starts, names)))
     return links

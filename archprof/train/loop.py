@@ -126,6 +126,8 @@ class _Augmented(Dataset):
 
 
 def _augmentation(config: TrainConfig, shape: tuple[int, ...]):
+    if not (config.crop_flip or config.randaugment or config.pca_lighting or config.random_erasing):
+        return None  # no torchvision import (1.5 s on two cores) for a run without augmentation
     from torchvision.transforms import v2
 
     steps: list = []
@@ -274,6 +276,10 @@ def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bo
     steps = len(loader) if config.steps_per_epoch is None else min(len(loader), config.steps_per_epoch)
     if steps == 0:
         raise ArchprofError(f"{data.name}: fewer training images ({len(data.train)}) than one batch ({config.batch_size})")
+    if rank == 0:  # before the optimizer's and scheduler's imports (timm imports torchvision: 1.5 s)
+        params = sum(p.numel() for p in model.parameters())
+        log(f"model {spec.name}: {params:,} parameters, input {'x'.join(map(str, plan.input_shape))}, on {device}"
+            f"{f' x{world}' if world > 1 else ''}; {config.epochs} epochs of {steps} steps of {config.batch_size} images")
 
     optimizer = _optimizer(model, config)
     scheduler = _scheduler(optimizer, config, steps)
@@ -312,10 +318,6 @@ def train(spec: Spec, data_name: str, config: TrainConfig, out: Path, resume: bo
     elif resume:
         log(f"no checkpoint at {last_path}: starting from scratch")
 
-    if rank == 0:
-        params = sum(p.numel() for p in model.parameters())
-        log(f"model {spec.name}: {params:,} parameters, input {'x'.join(map(str, plan.input_shape))}, on {device}"
-            f"{f' x{world}' if world > 1 else ''}; {config.epochs} epochs of {steps} steps of {config.batch_size} images")
     for epoch in range(start, config.epochs):
         sampler.set_epoch(epoch)
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout/augmentation draws depend on the epoch only

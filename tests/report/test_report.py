@@ -67,7 +67,8 @@ def test_check_finds_stale_files_and_tolerates_other_library_versions(tmp_path):
     (out / "lenet5.md").write_text((out / "lenet5.md").read_text().replace("61,706", "61,707"))
     stale = run("report", "lenet5", "--check", "--out", str(out))
     assert stale.exit_code == 1
-    assert stale.output.strip().splitlines()[-1] == f"archprof: {out} is stale (lenet5.md); regenerate with: {report.REFRESH}"
+    command = f"archprof report lenet5 --verify-stale --out {out}"
+    assert stale.output.strip().splitlines()[-1] == f"archprof: {out} is stale (lenet5.md); regenerate with: {command}"
     differ, same = report.compare(out, out)
     assert differ == [] and same is False
 
@@ -81,10 +82,11 @@ def test_report_content_matches_the_analyser(tmp_path):
     for key in ("params", "macs", "flops"):
         assert f"{t[key]:,}" in text
     assert f"| inference peak activation memory | {human(t['peak_activation_bytes'], 'B')} |" in text
-    assert "](../README.md#units-and-conventions)" in text
+    assert "../README.md" not in text and "the Units and conventions of archprof's README" in text  # none beside it
     assert "| params | 11,689,512 | 11,689,512 | exact | PASS |" in text
     assert "## Uncounted ops\n\nNone" in text
-    assert "<details><summary>" in text and "| layer4 |" in text  # depth-1 stages for ResNet
+    assert "<details><summary>" in text and "| layer4 | layer4 | seq |" in text  # depth-1 stages for ResNet
+    assert "| stem | conv1 … maxpool | stem |" in text and "| head | avgpool … fc | head |" in text
     for kind in ("stages", "layers", "rf"):
         assert f"](img/resnet18-{kind}.png)" in text and (tmp_path / "img" / f"resnet18-{kind}.png").is_file()
 
