@@ -131,7 +131,8 @@ def test_every_subpackage_is_packaged():
 
 
 @pytest.mark.parametrize("module", ["archprof", "archprof.spec", "archprof.ops", "archprof.spec.plan", "archprof.spec.zoo",
-                                    "archprof.analysis", "archprof.analysis.result", "archprof.analysis.sources",
+                                    "archprof.analysis", "archprof.analysis.result", "archprof.analysis.sources", "archprof.analysis.fast",
+                                    "archprof.analysis.sweep", "archprof.spec.costs",
                                     "archprof.bench", "archprof.bench.options", "archprof.bench.devices", "archprof.gate",
                                     "archprof.gate.snapshot", "archprof.gate.pytest_plugin", "archprof.spec.budgets", "archprof.train",
                                     "archprof.verify", "archprof.report", "archprof.cli"])

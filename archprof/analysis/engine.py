@@ -12,10 +12,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from archprof.analysis import receptive
 from archprof.analysis.constraints import input_constraints
 from archprof.analysis.fast_meta import plain_meta_kernels
 from archprof.analysis.result import Analysis
+from archprof.analysis.rows import headline_field, layer_record
 from archprof.analysis.sources import Source, build_on_meta, open_source
 from archprof.analysis.trace import Trace, trace
 from archprof.errors import ArchprofError
@@ -24,18 +24,6 @@ from archprof.spec.registry import ShapeError
 
 MAX_BATCH = 1 << 20
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def _number(value: int | float) -> str:
-    return f"{value:g}"
-
-
-def _rf_text(state: Any) -> str:
-    if isinstance(state, receptive.Field):
-        (h, w), (jh, jw) = state.size, state.jump
-        text = f"{h}x{w} /{_number(jh)}" if (h, jh) == (w, jw) else f"{h}x{w} /{_number(jh)}x{_number(jw)}"
-        return text + (" +gate" if state.gated else "")
-    return state or ""
 
 
 def _readable_names(rows, taken: set[str]) -> list[str]:
@@ -63,27 +51,9 @@ def _readable_names(rows, taken: set[str]) -> list[str]:
 
 
 def _records(rows, taken: set[str]) -> list[dict[str, Any]]:
-    records = []
-    for r, name in zip(rows, _readable_names(rows, taken)):
-        rf = r.rf
-        records.append({
-            "name": name,
-            "type": r.type,
-            "input_shape": r.input_shape,
-            "output_shape": r.output_shape,
-            "params": r.params,
-            "trainable_params": r.trainable_params,
-            "macs": r.macs,
-            "flops": r.flops,
-            "activation_bytes": r.activation_bytes,
-            "spatial": isinstance(rf, receptive.Field) and rf.dims[0] != rf.dims[1],
-            "rf_size": rf.size if isinstance(rf, receptive.Field) else None,
-            "rf_jump": rf.jump if isinstance(rf, receptive.Field) else None,
-            "rf_gated": isinstance(rf, receptive.Field) and rf.gated,
-            "receptive_field": _rf_text(rf),
-            "notes": "; ".join(r.notes),
-        })
-    return records
+    return [layer_record(name, r.type, r.input_shape, r.output_shape, r.params, r.trainable_params, r.macs, r.flops,
+                         r.activation_bytes, r.rf, "; ".join(r.notes))
+            for r, name in zip(rows, _readable_names(rows, taken))]
 
 
 def analyze(source: Any, *, input_shape: tuple[int, ...] | None = None, batch: int = 1, dtype: str = "fp32",
@@ -246,27 +216,3 @@ def _totals(model: nn.Module, records: list[dict], traced: Trace, dtype: torch.d
         "train_memory_bytes": adamw,
         "receptive_field": headline_field(records),
     }
-
-
-def headline_field(records: list[dict]) -> dict[str, Any]:
-    """The model's receptive field, with the layer it comes from.
-
-    ``field``: the last layer with image axes (what papers quote: the window a position of the final
-    feature map sees). ``unknown``: the tracker lost the image axes after that layer (or before any),
-    so no figure is the model's; the last known one is given apart. ``global``: no layer keeps image
-    axes, every position sees the whole input. ``none``: nothing depends on the image.
-    """
-    spatial = [i for i, r in enumerate(records) if r["rf_size"] is not None and r["spatial"]]
-    start = spatial[-1] + 1 if spatial else 0
-    known = _field_of(records[spatial[-1]]) if spatial else None
-    lost = next((r for r in records[start:] if r["receptive_field"] == receptive.UNKNOWN), None)
-    if lost is not None:
-        return {"status": "unknown", "layer": lost["name"], "last_known": known}
-    if known is not None:
-        return {"status": "field", **known}
-    seen = next((r for r in records if r["receptive_field"] == receptive.GLOBAL), None)
-    return {"status": "global", "layer": seen["name"]} if seen else {"status": "none", "layer": None}
-
-
-def _field_of(row: dict) -> dict[str, Any]:
-    return {"layer": row["name"], "size": list(row["rf_size"]), "jump": list(row["rf_jump"]), "gated": row["rf_gated"]}

@@ -43,14 +43,19 @@ def totals_lines(a: Analysis) -> list[str]:
     t = a.totals
     rf_text = receptive_field_text(t["receptive_field"])
     uncounted = ", ".join(f"{k} x{v}" for k, v in sorted(a.uncounted_ops.items())) or "none"
+    if a.method == "fast":
+        memory = [f"activations {human(t['activation_bytes'], 'B')} written · costed without torch (--fast): the inference "
+                  "peak, weights and training memory need a traced pass"]
+    else:
+        memory = [f"activations {human(t['activation_bytes'], 'B')} written · inference peak {human(t['peak_activation_bytes'], 'B')}"
+                  f" · weights {human(t['weight_bytes'], 'B')}",
+                  f"training memory: SGD+momentum {human(t['train_memory_sgd_bytes'], 'B')} · AdamW "
+                  f"{human(t['train_memory_adamw_bytes'], 'B')} (saved for backward {human(t['saved_activation_bytes'], 'B')})"]
     return [
         f"source {a.source} · input {a.batch}x{'x'.join(map(str, a.input_shape))} · {a.dtype}",
         f"params {t['params']:,} ({human(t['params'])}) · trainable {t['trainable_params']:,}",
         f"MACs {t['macs']:,} ({human(t['macs'])}) · FLOPs {t['flops']:,} ({human(t['flops'])})",
-        f"activations {human(t['activation_bytes'], 'B')} written · inference peak {human(t['peak_activation_bytes'], 'B')}"
-        f" · weights {human(t['weight_bytes'], 'B')}",
-        f"training memory: SGD+momentum {human(t['train_memory_sgd_bytes'], 'B')} · AdamW {human(t['train_memory_adamw_bytes'], 'B')}"
-        f" (saved for backward {human(t['saved_activation_bytes'], 'B')})",
+        *memory,
         f"receptive field {rf_text} · input sizes: {a.input_constraints['description']}",
         f"uncounted ops: {uncounted}",
     ]

@@ -29,6 +29,7 @@ class Analysis:
     uncounted_ops: dict[str, int] = field(default_factory=dict)
     example_inputs: list[dict[str, Any]] = field(default_factory=list)  # given with input_data: name, shape, dtype
     module_types: dict[str, str] = field(default_factory=dict)  # containers by name (the tree's group rows)
+    method: str = "traced"  # "fast": costed from the spec's plan without torch (no measured memory totals)
 
     @cached_property
     def layers(self) -> "pd.DataFrame":
@@ -90,6 +91,7 @@ class Analysis:
             "input_constraints": self.input_constraints,
             "layers": [_json_row(r) for r in records],
             "uncounted_ops": self.uncounted_ops,
+            "method": self.method,
             **({"example_inputs": self.example_inputs} if self.example_inputs else {}),
         }
 

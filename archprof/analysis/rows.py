@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from archprof.analysis.fields import GLOBAL, UNKNOWN, Field
+
 COLUMNS = ["name", "type", "input_shape", "output_shape", "params", "trainable_params", "macs", "flops",
            "activation_bytes", "spatial", "rf_size", "rf_jump", "rf_gated", "receptive_field", "notes"]
 
@@ -148,3 +150,62 @@ def stages(records: list[dict[str, Any]], depth: int, types: dict[str, str] | No
             row["name"] = (f"{run[0]}…{run[-1]}" if kind == "layers" else kind if isinstance(kind, str)
                            else "x".join(map(str, kind)))
     return out
+
+
+def layer_record(name: str, type_: str, input_shape: Any, output_shape: Any, params: int, trainable: int, macs: int, flops: int,
+                 activation_bytes: int, rf: Any, notes: str = "") -> dict[str, Any]:
+    """One row of an analysis, as both the traced and the torch-free analysis write it (``rf``: a field state)."""
+    field = rf if isinstance(rf, Field) else None
+    return {
+        "name": name,
+        "type": type_,
+        "input_shape": input_shape,
+        "output_shape": output_shape,
+        "params": params,
+        "trainable_params": trainable,
+        "macs": macs,
+        "flops": flops,
+        "activation_bytes": activation_bytes,
+        "spatial": field is not None and field.dims[0] != field.dims[1],
+        "rf_size": field.size if field else None,
+        "rf_jump": field.jump if field else None,
+        "rf_gated": bool(field and field.gated),
+        "receptive_field": _state_text(rf),
+        "notes": notes,
+    }
+
+
+def _number(value: int | float) -> str:
+    return f"{value:g}"
+
+
+def _state_text(state: Any) -> str:
+    if isinstance(state, Field):
+        (h, w), (jh, jw) = state.size, state.jump
+        text = f"{h}x{w} /{_number(jh)}" if (h, jh) == (w, jw) else f"{h}x{w} /{_number(jh)}x{_number(jw)}"
+        return text + (" +gate" if state.gated else "")
+    return state or ""
+
+
+def headline_field(records: list[dict]) -> dict[str, Any]:
+    """The model's receptive field, with the layer it comes from.
+
+    ``field``: the last layer with image axes (what papers quote: the window a position of the final
+    feature map sees). ``unknown``: the tracker lost the image axes after that layer (or before any),
+    so no figure is the model's; the last known one is given apart. ``global``: no layer keeps image
+    axes, every position sees the whole input. ``none``: nothing depends on the image.
+    """
+    spatial = [i for i, r in enumerate(records) if r["rf_size"] is not None and r["spatial"]]
+    start = spatial[-1] + 1 if spatial else 0
+    known = _field_of(records[spatial[-1]]) if spatial else None
+    lost = next((r for r in records[start:] if r["receptive_field"] == UNKNOWN), None)
+    if lost is not None:
+        return {"status": "unknown", "layer": lost["name"], "last_known": known}
+    if known is not None:
+        return {"status": "field", **known}
+    seen = next((r for r in records if r["receptive_field"] == GLOBAL), None)
+    return {"status": "global", "layer": seen["name"]} if seen else {"status": "none", "layer": None}
+
+
+def _field_of(row: dict) -> dict[str, Any]:
+    return {"layer": row["name"], "size": list(row["rf_size"]), "jump": list(row["rf_jump"]), "gated": row["rf_gated"]}

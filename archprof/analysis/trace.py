@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.weak import WeakTensorKeyDictionary
 
-from archprof.analysis import formulas, receptive
+from archprof.analysis import fields, formulas, receptive
 from archprof.analysis.meta_memo import MetaMemo
 from archprof.analysis.meta_memo import tensors_in as _tensors
 
@@ -233,7 +233,7 @@ def trace(model: nn.Module, x: "torch.Tensor | tuple", memo: bool = True, kwargs
     for t in inputs:
         # one input: its last two dims are the image; several: only floating-point N x C x H x W ones are images
         if len(inputs) == 1 or (t.is_floating_point() and t.dim() >= 4):
-            tracer.fields[t] = receptive.image_field(t.dim(), tuple(t.shape[-2:]) if t.dim() >= 2 else None)
+            tracer.fields[t] = fields.image_field(t.dim(), tuple(t.shape[-2:]) if t.dim() >= 2 else None)
         tracer.storage.track(t)
     saved: dict[tuple[int, int], int] = {}
 

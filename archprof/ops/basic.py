@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from archprof._lazy import modules, nn
+from archprof.spec import costs
+from archprof.spec.costs import Step, Tensor, batched
 from archprof.spec.registry import Op, PositiveInt, Probability, Shape, ShapeError, register
 
 
@@ -18,6 +20,9 @@ class _AnySize(Op):
 
     def shape(self, x: Shape) -> Shape:
         return x
+
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.passed(x))
 
 
 @register("linear")
@@ -38,6 +43,12 @@ class Linear(Op):
     def build(self, x: Shape):
         return nn.Linear(x[-1], self.out, self.bias)
 
+    def cost(self, x: Tensor) -> Step:
+        rows = x.numel // x.shape[-1]
+        macs = rows * x.shape[-1] * self.out
+        return Step(costs.new((*x.shape[:-1], self.out)), params=x.shape[-1] * self.out + self.bias * self.out, macs=macs,
+                    flops=2 * macs + self.bias * rows * self.out, effect=costs.Last(mixes=True))
+
 
 @register("ln")
 class LayerNorm(Op):
@@ -56,6 +67,15 @@ class LayerNorm(Op):
     def build(self, x: Shape):
         return nn.LayerNorm(x[-1], eps=self.eps)
 
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.new(x.shape), params=2 * x.shape[-1], flops=NORM_FLOPS * x.numel, effect=costs.Last(mixes=False))
+
+
+#: FLOPs per element of a layer norm and of the element-wise activations (analysis/formulas.py's table)
+NORM_FLOPS = 7
+ACTIVATION_FLOPS = {"ReLU": 1, "ReLU6": 1, "GELU": 8, "SiLU": 5, "Tanh": 5, "Sigmoid": 4, "Hardswish": 4, "Hardsigmoid": 3,
+                    "Identity": 0}
+
 
 def _activation(kind: str, factory: str, doc: str, inplace: bool) -> None:
     """Register an activation; those that torch can apply in place take ``inplace`` (default false)."""
@@ -70,7 +90,13 @@ def _activation(kind: str, factory: str, doc: str, inplace: bool) -> None:
             return getattr(nn, factory)()
 
         namespace = {}
-    cls = type(factory, (_AnySize,), {"__doc__": doc, "build": build, "__module__": __name__, **namespace})
+    per_element = ACTIVATION_FLOPS[factory]
+
+    def cost(self, x: Tensor) -> Step:
+        in_place = getattr(self, "inplace", False) or factory == "Identity"
+        return Step(costs.passed(x) if in_place else costs.like(x), flops=per_element * x.numel)
+
+    cls = type(factory, (_AnySize,), {"__doc__": doc, "build": build, "cost": cost, "__module__": __name__, **namespace})
     register(kind, stateless=True)(cls)
 
 
@@ -105,6 +131,9 @@ class Flatten(_AnySize):
         end = self.end if self.end < 0 else self.end + 1
         return nn.Flatten(self.start + 1, end)
 
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.reshaped(x, batched(x, self.shape(x.sample))), effect=costs.Reshape())
+
 
 @register("permute", stateless=True)
 class Permute(_AnySize):
@@ -119,6 +148,10 @@ class Permute(_AnySize):
 
     def build(self, x: Shape):
         return modules.Permute(self.dims)
+
+    def cost(self, x: Tensor) -> Step:
+        order = (0, *(d + 1 for d in self.dims))
+        return Step(costs.permuted(x, order), effect=costs.Permute(order))
 
 
 @register("dropout", stateless=True)
@@ -137,6 +170,8 @@ class Dropout(_AnySize):
 @register("drop_path", stateless=True)
 class DropPath(_AnySize):
     """Stochastic depth: drops the whole residual branch per sample (``row``) or per batch."""
+
+    module = "StochasticDepth"
 
     p: Probability = 0.0
     mode: Literal["row", "batch"] = "row"
@@ -169,6 +204,9 @@ class LayerScale(Op):
     def build(self, x: Shape):
         return modules.LayerScale(x[0] if self.channels_first else x[-1], self.init, self.channels_first)
 
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.like(x), params=x.shape[1] if self.channels_first else x.shape[-1], flops=x.numel)
+
 
 def _same_shapes(kind: str, xs: tuple[Shape, ...]) -> Shape:
     if any(x != xs[0] for x in xs):
@@ -190,6 +228,10 @@ class Add(_AnySize):
     def build(self, *xs: Shape):
         return modules.Add(self.inplace)
 
+    def cost(self, *xs: Tensor) -> Step:
+        out = costs.passed(xs[0]) if self.inplace else costs.like(xs[0])
+        return Step(out, flops=(len(xs) - 1) * xs[0].numel)
+
 
 @register("mul", stateless=True)
 class Mul(_AnySize):
@@ -207,6 +249,12 @@ class Mul(_AnySize):
     def build(self, *xs: Shape):
         return modules.Mul()
 
+    def cost(self, *xs: Tensor) -> Step:
+        out = max(xs, key=lambda t: t.numel)
+        if len(xs) == 1:
+            return Step(costs.passed(out))
+        return Step(costs.like(out), flops=(len(xs) - 1) * out.numel)
+
 
 @register("concat", stateless=True)
 class Concat(_AnySize):
@@ -223,3 +271,6 @@ class Concat(_AnySize):
 
     def build(self, *xs: Shape):
         return modules.Concat(self.dim + 1)
+
+    def cost(self, *xs: Tensor) -> Step:
+        return Step(costs.new(batched(xs[0], self.shape(*(x.sample for x in xs)))), effect=costs.Concat(self.dim + 1))

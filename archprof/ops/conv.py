@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from archprof._lazy import modules, nn
+from archprof.spec import costs
+from archprof.spec.costs import Step, Tensor, batched
 from archprof.spec.registry import NonNegInt, Op, Pad2, PositiveInt, Shape, ShapeError, Size2, pair, register
 
 
@@ -54,10 +56,18 @@ class _Window(Op):
             raise ShapeError(f"input {_fmt(x)} is too small for a {self.kind} with kernel {self.kernel} (output would be empty)")
         return out
 
+    def _window(self) -> costs.Window:
+        return costs.Window(pair(self.kernel), pair(self.stride or self.kernel), pair(self.padding), pair(self.dilation))
+
+    def _out(self, x: Tensor) -> Tensor:
+        return costs.same_format(x, batched(x, self.shape(x.sample)))
+
 
 @register("conv")
 class Conv(_Window):
     """2-D convolution (``nn.Conv2d``); ``groups`` = input channels makes it depthwise."""
+
+    module = "Conv2d"
 
     out: PositiveInt
     stride: Size2 = 1
@@ -81,6 +91,18 @@ class Conv(_Window):
     def build(self, x: Shape):
         return nn.Conv2d(x[0], self.out, self.kernel, self.stride, self.padding, self.dilation, self.groups, self.bias)
 
+    def cost(self, x: Tensor) -> Step:
+        out = self._out(x)
+        kh, kw = pair(self.kernel)
+        taps = x.shape[1] // self.groups * kh * kw
+        macs = out.numel * taps
+        if self.padding == "same":   # PyTorch pads (k - 1)·d in total, the smaller half first
+            dilation = pair(self.dilation)
+            effect = costs.Window((kh, kw), (1, 1), tuple(d * (k - 1) // 2 for k, d in zip((kh, kw), dilation)), dilation)
+        else:
+            effect = self._window()
+        return Step(out, params=self.out * taps + self.bias * self.out, macs=macs, flops=2 * macs + self.bias * out.numel, effect=effect)
+
 
 class _Pool(_Window):
     ceil_mode: bool = False
@@ -93,16 +115,24 @@ class _Pool(_Window):
 class MaxPool(_Pool):
     """Max pooling (``nn.MaxPool2d``); ``stride`` defaults to the kernel size."""
 
+    module = "MaxPool2d"
+
     def shape(self, x: Shape) -> Shape:
         return (x[0], *self._spatial(x))
 
     def build(self, x: Shape):
         return nn.MaxPool2d(self.kernel, self.stride, self.padding, self.dilation, ceil_mode=self.ceil_mode)
 
+    def cost(self, x: Tensor) -> Step:
+        out = self._out(x)
+        return Step(out, flops=(math.prod(pair(self.kernel)) - 1) * out.numel, effect=self._window())
+
 
 @register("avgpool", stateless=True)
 class AvgPool(_Pool):
     """Average pooling (``nn.AvgPool2d``)."""
+
+    module = "AvgPool2d"
 
     count_include_pad: bool = True
 
@@ -114,10 +144,16 @@ class AvgPool(_Pool):
     def build(self, x: Shape):
         return nn.AvgPool2d(self.kernel, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
+    def cost(self, x: Tensor) -> Step:
+        out = self._out(x)
+        return Step(out, flops=math.prod(pair(self.kernel)) * out.numel, effect=self._window())
+
 
 @register("adaptive_avgpool", stateless=True)
 class AdaptiveAvgPool(Op):
     """Average pooling to a fixed output size (``nn.AdaptiveAvgPool2d``); size 1 is global pooling."""
+
+    module = "AdaptiveAvgPool2d"
 
     size: Size2 = 1
 
@@ -130,10 +166,15 @@ class AdaptiveAvgPool(Op):
     def build(self, x: Shape):
         return nn.AdaptiveAvgPool2d(self.size)
 
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.same_format(x, batched(x, self.shape(x.sample))), flops=x.numel, effect=costs.Adaptive())
+
 
 @register("adaptive_maxpool", stateless=True)
 class AdaptiveMaxPool(AdaptiveAvgPool):
     """Max pooling to a fixed output size (``nn.AdaptiveMaxPool2d``)."""
+
+    module = "AdaptiveMaxPool2d"
 
     def build(self, x: Shape):
         return nn.AdaptiveMaxPool2d(self.size)
@@ -158,6 +199,11 @@ class BatchNorm(Op):
         cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
         return cls(x[0], eps=self.eps, momentum=self.momentum)
 
+    def cost(self, x: Tensor) -> Step:
+        # inference: a folded per-channel scale and shift, two FLOPs per element
+        return Step(costs.same_format(x, x.shape) if len(x.shape) == 4 else costs.new(x.shape), params=2 * x.shape[1],
+                    flops=2 * x.numel, type="BatchNorm2d" if len(x.shape) == 4 else "BatchNorm1d")
+
 
 @register("ln2d")
 class LayerNorm2d(Op):
@@ -173,6 +219,11 @@ class LayerNorm2d(Op):
 
     def build(self, x: Shape):
         return modules.LayerNorm2d(x[0], eps=self.eps)
+
+    def cost(self, x: Tensor) -> Step:
+        # permuted to channels-last, normalised over the channels (a new contiguous tensor), permuted back
+        n, c, h, w = x.shape
+        return Step(costs.Tensor(x.shape, (h * w * c, 1, w * c, c)), params=2 * c, flops=7 * x.numel)
 
 
 @register("lrn", stateless=True)
@@ -192,6 +243,10 @@ class LocalResponseNorm(Op):
 
     def build(self, x: Shape):
         return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)
+
+    def cost(self, x: Tensor) -> Step:
+        # F.local_response_norm: x², an average over `size` channels, then ·alpha, +k, ^beta and x / that
+        return Step(costs.like(x), flops=(self.size + 5) * x.numel)
 
 
 @register("pad", stateless=True)
@@ -219,3 +274,9 @@ class Pad(Op):
         if self.mode == "replicate":
             return nn.ReplicationPad2d(self.padding)
         return nn.ZeroPad2d(self.padding) if self.value == 0 else nn.ConstantPad2d(self.padding, self.value)
+
+    def cost(self, x: Tensor) -> Step:
+        l, r, t, b = self.padding
+        kind = {"reflect": "ReflectionPad2d", "replicate": "ReplicationPad2d"}.get(self.mode)
+        return Step(costs.new(batched(x, self.shape(x.sample))), effect=costs.Shift(t, l),
+                    type=kind or ("ZeroPad2d" if self.value == 0 else "ConstantPad2d"))

@@ -11,7 +11,12 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from archprof._lazy import deferred_definitions
+from archprof.spec import costs
+from archprof.spec.costs import Step, Tally, Tensor
 from archprof.spec.registry import Op, Pad2, PositiveInt, Probability, Shape, ShapeError, Size2, pair, register
+
+
+SOFTMAX_FLOPS = 5   # max, subtract, exp, sum, divide (analysis/formulas.py)
 
 
 def _map(x: Shape, kind: str) -> Shape:
@@ -62,6 +67,46 @@ class ShiftedWindowAttentionOp(Op):
             self.qkv_bias, self.proj_bias, self.attention_dropout, self.dropout,
         )
 
+    def cost(self, x: Tensor) -> Step:
+        """``shifted_window_attention`` below, op by op."""
+        t = Tally()
+        (wh, ww), (sh, sw), heads = pair(self.window), pair(self.shift), self.heads
+        B, H, W, C = x.shape
+        pH, pW = H + (wh - H % wh) % wh, W + (ww - W % ww) % ww
+        x = t.made(costs.new((B, pH, pW, C)))   # F.pad copies even when it adds nothing
+        sh, sw = (0 if wh >= pH else sh), (0 if ww >= pW else sw)
+        if sh + sw > 0:
+            x = t.made(costs.new(x.shape))   # roll
+        nw, n, dh = (pH // wh) * (pW // ww), wh * ww, C // heads
+        x = t.reshape(costs.permuted(costs.reshaped(x, (B, pH // wh, wh, pW // ww, ww, C)), (0, 1, 3, 2, 4, 5)), (B * nw, n, C))
+        qkv = costs.permuted(costs.reshaped(t.linear(x, 3 * C, self.qkv_bias), (B * nw, n, 3, heads, dh)), (2, 0, 3, 1, 4))
+        q = k = v = costs.selected(qkv, 0)
+        attn = t.matmul(t.elementwise(q), costs.permuted(k, (0, 1, 3, 2)))
+        table = (2 * wh - 1) * (2 * ww - 1)
+        t.made(costs.new((n * n, heads)))          # the table indexed by relative_position_index
+        t.made(costs.new((heads, n, n)))           # viewed as (n, n, heads), permuted to (heads, n, n), made contiguous
+        attn = t.elementwise(attn)
+        if sh + sw > 0:
+            mask = t.made(costs.new((pH, pW)))
+            t.written += 9                        # one scalar per region filled, copied in place
+            mask = t.reshape(costs.permuted(costs.reshaped(mask, (pH // wh, wh, pW // ww, ww)), (0, 2, 1, 3)), (nw, n))
+            mask = t.elementwise(costs.new((nw, n, n)))                     # mask[:, None] - mask[:, :, None]
+            for _ in range(2):                                              # != 0 -> -100, == 0 -> 0
+                t.elementwise(mask, boolean=True)
+                mask = t.elementwise(mask)
+            attn = t.elementwise(costs.new((B, nw, heads, n, n)))
+        attn = t.elementwise(costs.reshaped(attn, (B * nw, heads, n, n)), SOFTMAX_FLOPS)
+        out = t.matmul(attn, v)
+        out = t.reshape(costs.permuted(out, (0, 2, 1, 3)), (B * nw, n, C))
+        out = t.linear(out, C, self.proj_bias)
+        out = t.reshape(costs.permuted(costs.reshaped(out, (B, pH // wh, pW // ww, wh, ww, C)), (0, 1, 3, 2, 4, 5)), (B, pH, pW, C))
+        if sh + sw > 0:
+            out = t.made(costs.new(out.shape))   # roll back
+        if (pH, pW) != (H, W):
+            out = t.made(costs.new((B, H, W, C)))   # the crop, made contiguous
+        params = C * 3 * C + self.qkv_bias * 3 * C + C * C + self.proj_bias * C + table * heads
+        return t.step(out, params, costs.Untracked(), "ShiftedWindowAttention")
+
 
 @register("patch_merging")
 class PatchMergingOp(Op):
@@ -83,6 +128,18 @@ class PatchMergingOp(Op):
 
     def build(self, x: Shape):
         return _module("PatchMerging")(x[-1], self.out or 2 * x[-1], self.eps)
+
+    def cost(self, x: Tensor) -> Step:
+        t = Tally()
+        B, H, W, C = x.shape
+        out = self.out or 2 * C
+        t.made(costs.new((B, H + H % 2, W + W % 2, C)))                    # F.pad copies even when it adds nothing
+        merged = t.made(costs.new((B, (H + 1) // 2, (W + 1) // 2, 4 * C)))  # the four 2x2 slices, concatenated
+        t.made(costs.new(merged.shape))
+        t.flops += 7 * merged.numel                                          # norm (analysis/formulas.py)
+        reduced = t.linear(merged, out, bias=False)
+        effect = costs.Window((2, 2), (2, 2), channels_last=True)
+        return t.step(reduced, 4 * C * 2 + 4 * C * out, effect, "PatchMerging")
 
 
 # -- the modules (torch is imported on first use) ---------------------------------------------

@@ -13,6 +13,8 @@ from typing import Literal, Union
 from pydantic import Field, model_validator
 
 from archprof._lazy import modules, nn
+from archprof.spec import costs
+from archprof.spec.costs import Step, Tensor, batched
 from archprof.spec.registry import Op, PositiveInt, Shape, ShapeError, Size2, pair, register
 
 
@@ -51,6 +53,14 @@ class Chunk(_Shapeless):
     def build(self, x: Shape):
         return modules.Chunk(self.chunks, _dim(self.dim, x, "chunk"))
 
+    def cost(self, x: Tensor) -> Step:
+        return _pieces(x, _dim(self.dim, x.sample, "chunk") + 1, self._sizes(x.sample))
+
+
+def _pieces(x: Tensor, dim: int, sizes: list[int]) -> Step:
+    """Views of consecutive pieces along ``dim``: nothing is allocated."""
+    return Step(tuple(costs.narrowed(x, dim, n) for n in sizes), effect=costs.Pieces(dim, tuple(sizes)))
+
 
 @register("split", stateless=True)
 class Split(Op):
@@ -71,6 +81,9 @@ class Split(Op):
 
     def build(self, x: Shape):
         return modules.Split(tuple(self.sizes), _dim(self.dim, x, "split"))
+
+    def cost(self, x: Tensor) -> Step:
+        return _pieces(x, _dim(self.dim, x.sample, "split") + 1, list(self.sizes))
 
 
 def _infer(sizes: list[int], total: int, kind: str) -> tuple[int, ...]:
@@ -99,6 +112,9 @@ class Reshape(Op):
     def build(self, x: Shape):
         return modules.Reshape(self.shape(x))
 
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.reshaped(x, batched(x, self.shape(x.sample))), effect=costs.Reshape())
+
 
 @register("unflatten", stateless=True)
 class Unflatten(_Shapeless):
@@ -113,6 +129,9 @@ class Unflatten(_Shapeless):
 
     def build(self, x: Shape):
         return nn.Unflatten(_dim(self.dim, x, "unflatten") + 1, tuple(self.sizes))
+
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.reshaped(x, batched(x, self.shape(x.sample))), effect=costs.Reshape())
 
 
 @register("transpose", stateless=True)
@@ -130,6 +149,12 @@ class Transpose(_Shapeless):
     def build(self, x: Shape):
         a, b = (_dim(d, x, "transpose") for d in self.dims)
         return modules.Transpose(a + 1, b + 1)
+
+    def cost(self, x: Tensor) -> Step:
+        a, b = (_dim(d, x.sample, "transpose") + 1 for d in self.dims)
+        order = list(range(len(x.shape)))
+        order[a], order[b] = b, a
+        return Step(costs.permuted(x, tuple(order)), effect=costs.Permute(tuple(order)))
 
 
 @register("slice", stateless=True)
@@ -150,6 +175,11 @@ class Slice(_Shapeless):
 
     def build(self, x: Shape):
         return modules.Slice(_dim(self.dim, x, "slice") + 1, self.start, self.end, self.step)
+
+    def cost(self, x: Tensor) -> Step:
+        d = _dim(self.dim, x.sample, "slice") + 1
+        picked = range(x.shape[d])[self.start:self.end:self.step]
+        return Step(costs.narrowed(x, d, len(picked), self.step), effect=costs.Pieces(d, (len(picked),), picked.start, self.step))
 
 
 @register("upsample", stateless=True)
@@ -185,3 +215,9 @@ class Upsample(_Shapeless):
     def build(self, x: Shape):
         size = pair(self.size) if self.size is not None else None
         return nn.Upsample(size=size, scale_factor=None if size else float(self.scale), mode=self.mode, align_corners=self.align_corners)
+
+    def cost(self, x: Tensor) -> Step:
+        out = costs.same_format(x, batched(x, self.shape(x.sample)))
+        per_output = {"bilinear": 7, "bicubic": 31}.get(self.mode, 0)   # taps multiplied and added; nearest copies
+        mode = {"bilinear": "linear", "bicubic": "cubic"}.get(self.mode, self.mode)
+        return Step(out, flops=per_output * out.numel, effect=costs.Resample(mode, bool(self.align_corners)))

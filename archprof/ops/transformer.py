@@ -16,7 +16,12 @@ from __future__ import annotations
 from typing import Literal
 
 from archprof._lazy import deferred_definitions
+from archprof.spec import costs
+from archprof.spec.costs import Step, Tally, Tensor, batched
 from archprof.spec.registry import NonNegInt, Op, PositiveInt, Shape, ShapeError, register
+
+
+SOFTMAX_FLOPS = 5   # max, subtract, exp, sum, divide (analysis/formulas.py)
 
 
 def _tokens(x: Shape, kind: str, exact: bool = False) -> Shape:
@@ -41,6 +46,9 @@ class ClassTokenOp(Op):
     def build(self, x: Shape):
         return _module("ClassToken")(x[-1])
 
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.new(batched(x, self.shape(x.sample))), params=x.shape[-1], effect=costs.Concat(1, before=1))
+
 
 @register("pos_embed")
 class PositionEmbeddingOp(Op):
@@ -60,6 +68,9 @@ class PositionEmbeddingOp(Op):
 
     def build(self, x: Shape):
         return _module("PositionEmbedding")(x[-2], x[-1])
+
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.like(x), params=x.shape[-2] * x.shape[-1], flops=x.numel)
 
 
 @register("attention")
@@ -90,6 +101,45 @@ class AttentionOp(Op):
     def build(self, x: Shape):
         return _module("Attention")(x[-1], self.heads, self.qkv_bias, self.proj_bias, self.layout)
 
+    def cost(self, x: Tensor) -> Step:
+        """The module's forward op by op (see ``Attention.forward``)."""
+        t = Tally()
+        *lead, n, d = x.shape
+        h, dh = self.heads, d // self.heads
+        x3 = t.reshape(x, (x.numel // (n * d), n, d))   # leading dims join the batch
+        b = x3.shape[0]
+        if self.layout == "qkv":
+            qkv = costs.permuted(costs.reshaped(t.linear(x3, 3 * d, self.qkv_bias), (b, n, 3, h, dh)), (2, 0, 3, 1, 4))
+            q = k = v = costs.selected(qkv, 0)   # the three slices share one layout
+            # scaled_dot_product_attention's math path: q and kᵀ each scaled by √scale, a safe softmax;
+            # on a CPU, half-precision q, k and v are first copied to float32 and the result copied back
+            wide = x.half
+            if wide:
+                q = k = v = t.made(costs.like(q), wide)
+                t.made(costs.like(q), wide)
+                t.made(costs.like(q), wide)
+            q = t.elementwise(q, wide=wide)
+            kt = t.elementwise(costs.permuted(k, (0, 1, 3, 2)), wide=wide)
+            attn = t.elementwise(t.matmul(q, kt, wide), SOFTMAX_FLOPS, wide=wide)
+            if wide:
+                t.made(costs.like(attn))   # the attention weights returned beside the output, in the dtype
+                out = t.made(costs.like(t.matmul(attn, v, wide)))
+                return self._finish(t, out, lead, n, d)
+        else:
+            qk = costs.permuted(costs.reshaped(t.linear(x3, 2 * d, self.qkv_bias), (b, n, 2, h, dh)), (2, 0, 3, 1, 4))
+            q = k = costs.selected(qk, 0)
+            v = costs.permuted(costs.reshaped(t.linear(x3, d, self.qkv_bias), (b, n, h, dh)), (0, 2, 1, 3))
+            attn = t.matmul(q, costs.permuted(k, (0, 1, 3, 2)))
+            attn = t.elementwise(t.elementwise(attn), SOFTMAX_FLOPS)   # scaled, then softmax
+        return self._finish(t, t.matmul(attn, v), lead, n, d)
+
+    def _finish(self, t: Tally, out: Tensor, lead: list[int], n: int, d: int) -> Step:
+        """Heads concatenated, the output projection."""
+        out = t.reshape(costs.permuted(out, (0, 2, 1, 3)), (*lead, n, d))
+        out = t.linear(out, d, self.proj_bias)
+        params = 3 * d * d + self.qkv_bias * 3 * d + d * d + self.proj_bias * d   # qkv (or qk and v), proj
+        return t.step(out, params, costs.Merge(), "Attention")
+
 
 @register("token_select", stateless=True)
 class TokenSelectOp(Op):
@@ -108,6 +158,9 @@ class TokenSelectOp(Op):
 
     def build(self, x: Shape):
         return _module("TokenSelect")(self.index)
+
+    def cost(self, x: Tensor) -> Step:
+        return Step(costs.selected(x, 1), effect=costs.Select(1))
 
 
 @register("add_at", stateless=True)
@@ -131,6 +184,10 @@ class AddAtOp(Op):
 
     def build(self, x: Shape, y: Shape):
         return _module("AddAt")(self.start)
+
+    def cost(self, x: Tensor, y: Tensor) -> Step:
+        # the tokens from `start` on plus y (a temporary), concatenated after the first ones
+        return Step(costs.new(x.shape), flops=y.numel, effect=costs.Untracked())
 
 
 @register("pixel_embed")
@@ -169,6 +226,24 @@ class PixelEmbedOp(Op):
 
     def build(self, x: Shape):
         return _module("PixelEmbed")(x[0], self.patch, self.out, self.kernel, self.stride, self.padding, self.words_side(), self.pos)
+
+    def cost(self, x: Tensor) -> Step:
+        """The module's forward op by op (see ``PixelEmbed.forward``)."""
+        t = Tally()
+        b, c, height, width = x.shape
+        p, s = self.patch, self.words_side()
+        n = (height // p) * (width // p)
+        cols = t.made(costs.new((b, c * p * p, n)))   # F.unfold: copies, no arithmetic
+        patches = t.reshape(costs.permuted(cols, (0, 2, 1)), (b * n, c, p, p))
+        words = t.made(costs.same_format(patches, (b * n, self.out, s, s)))
+        taps = c * self.kernel * self.kernel
+        t.macs += words.numel * taps
+        t.flops += 2 * words.numel * taps + words.numel
+        if self.pos:
+            words = t.elementwise(words)
+        out = costs.permuted(t.reshape(words, (b, n, self.out, s * s)), (0, 1, 3, 2))
+        params = self.out * taps + self.out + self.pos * self.out * s * s
+        return t.step(out, params, costs.Untracked(), "PixelEmbed")
 
 
 # -- the modules (torch is imported on first use) ---------------------------------------------

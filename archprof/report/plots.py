@@ -275,3 +275,51 @@ def params_vs_macs(points: Sequence[Point], path: Path, styles: dict | None = No
         ax.set_title("Parameters vs MACs (measured by archprof)", fontsize=10)
         _place_labels(ax, points, x, y)
         save_png(fig, path)
+
+
+def sweep_plot(rows: Sequence[dict], key: str, path: Path, title: str) -> None:
+    """A sweep's variants: MACs against params (log-log), coloured by one grid key, the Pareto front joined."""
+    import matplotlib.pyplot as plt
+
+    with _style():
+        fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
+        values = list(dict.fromkeys(_key_text(r[key]) for r in rows))
+        numeric = all(isinstance(r[key], (int, float)) and not isinstance(r[key], bool) for r in rows)
+        x = [r["macs"] / 1e9 for r in rows]
+        y = [r["params"] / 1e6 for r in rows]
+        if numeric and len(values) > 8:   # many numbers: a colour scale rather than a legend entry each
+            points = ax.scatter(x, y, c=[r[key] for r in rows], cmap="viridis", s=18, zorder=3)
+            fig.colorbar(points, ax=ax, label=key)
+        else:
+            colours = plt.get_cmap("tab10" if len(values) <= 10 else "tab20")
+            for i, value in enumerate(values):
+                chosen = [j for j, r in enumerate(rows) if _key_text(r[key]) == value]
+                ax.scatter([x[j] for j in chosen], [y[j] for j in chosen], s=18, color=colours(i % colours.N), label=f"{key}={value}",
+                           zorder=3)
+            if values:
+                ax.legend(fontsize=7, loc="upper left")
+        front = sorted((r for r in rows if r.get("pareto")), key=lambda r: r["macs"])
+        if front:
+            ax.step([r["macs"] / 1e9 for r in front], [r["params"] / 1e6 for r in front], where="post", color="black", lw=1,
+                    zorder=4, label="Pareto front")
+            ax.scatter([r["macs"] / 1e9 for r in front], [r["params"] / 1e6 for r in front], s=60, facecolors="none",
+                       edgecolors="black", zorder=5)
+        if rows:
+            from matplotlib.ticker import LogLocator
+
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            for axis in (ax.xaxis, ax.yaxis):   # a sweep often spans less than a decade: label 1, 2 and 5 of each
+                axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+                _log_labels(axis)
+        else:
+            ax.text(0.5, 0.5, "no variant to plot", transform=ax.transAxes, ha="center", va="center")
+        ax.set_xlabel("GMACs (log scale)")
+        ax.set_ylabel("parameters, millions (log scale)")
+        ax.grid(True, which="both", color="0.92", zorder=0)
+        ax.set_title(f"{title}; circled: the Pareto front (no other variant has both fewer MACs and fewer params)", fontsize=10)
+        save_png(fig, path)
+
+
+def _key_text(value) -> str:
+    return "[" + ",".join(map(str, value)) + "]" if isinstance(value, (list, tuple)) else str(value)

@@ -12,6 +12,7 @@ all, so every expression ends in a fraction of a second with a value or an :clas
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 from typing import Any, Callable
@@ -77,8 +78,14 @@ _COMPARE = {
 def parse(text: str) -> ast.expr:
     if len(text) > MAX_TEXT:
         raise ExprError(f"expression longer than {MAX_TEXT} characters")
+    return _parse(text.strip())
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(text: str) -> ast.expr:
+    # a spec's expressions are resolved again for every variant of a sweep; the tree is never modified
     try:
-        return ast.parse(text.strip(), mode="eval").body
+        return ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ExprError(f"not a valid expression: {text!r}") from None
 

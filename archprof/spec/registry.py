@@ -44,6 +44,8 @@ class Op(BaseModel):
     #: True when the built module never holds parameters or buffers: an unnamed layer of such an op
     #: is named after it (``relu``, ``add_2``) rather than its position, which moves no state_dict key.
     stateless: ClassVar[bool] = False
+    #: The class of the module it builds, as the analysis table names it (default: the op's class name).
+    module: ClassVar[str] = ""
 
     def shape(self, *x: Shape) -> Shape | tuple[Shape, ...]:
         raise NotImplementedError
@@ -59,6 +61,12 @@ class Op(BaseModel):
     def build(self, *x: Shape) -> Any:
         raise NotImplementedError
 
+    def cost(self, *x: Any) -> Any:
+        """Its outputs, parameters, MACs, FLOPs, activations and effect on the image axes, from its
+        inputs (:class:`archprof.spec.costs.Tensor`, batch first), as a :class:`archprof.spec.costs.Step`,
+        without building anything. An op without this rule (a plugin's, say) is analysed by tracing."""
+        raise NotImplementedError
+
 
 OPS: dict[str, type[Op]] = {}
 
@@ -72,6 +80,7 @@ def register(kind: str, *, stateless: bool = False):
             raise ValueError(f"op '{kind}' is already registered by {OPS[kind].__qualname__}")
         cls.kind = kind
         cls.stateless = stateless
+        cls.module = cls.__dict__.get("module") or cls.__name__.removesuffix("Op")
         OPS[kind] = cls
         return cls
 
