@@ -98,10 +98,25 @@ class _Walker:
         self.records: list[dict] = []
         self.types: dict[str, str] = {}
         self.totals = dict.fromkeys(("params", "macs", "flops", "activation_bytes"), 0)
+        self.memo: dict = {}
 
     def node(self, node: Node, inputs: tuple, name: str) -> Any:
         if node.op is not None:
             return self.leaf(node, inputs, name)
+        if not self.rows:   # totals only: a block seen before on the same inputs costs the same (the resolver shares them)
+            key = (id(node.children), tuple((v.tensor.shape, v.tensor.strides) for v in inputs))   # copies share children
+            if key not in self.memo:
+                before = dict(self.totals)
+                out = self.container(node, inputs, name)
+                self.memo[key] = ({k: self.totals[k] - before[k] for k in self.totals}, out)
+                return out
+            added, out = self.memo[key]
+            for k, v in added.items():
+                self.totals[k] += v
+            return out
+        return self.container(node, inputs, name)
+
+    def container(self, node: Node, inputs: tuple, name: str) -> Any:
         if name:
             self.types[name] = node.block or node.kind
         env = dict(zip(node.input_names, inputs))

@@ -69,7 +69,7 @@ def _fast(target, shape, batch: int, dtype: str):
 @click.option("--where", metavar="EXPR", help="Keep the variants where EXPR is true, over the grid keys and params, macs, flops, "
               "activation_bytes: 'macs <= 600e6 and params < 10e6'.")
 @click.option("--sort", "sort", default="macs", show_default=True, metavar="FIELD", help="Sort by this column (-FIELD: descending).")
-@click.option("--top", type=click.IntRange(1), metavar="N", help="Show the first N variants only.")
+@click.option("--top", type=click.IntRange(1, 100_000), metavar="N", help="Show the first N variants only.")
 @click.option("--jobs", type=click.IntRange(1, 256), metavar="N", help="Processes (default: one per core for 64 variants or more).")
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")

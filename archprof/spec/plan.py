@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
 from pydantic import ValidationError
@@ -98,6 +98,7 @@ class _Resolver:
         self.raw = spec.raw
         self.nodes = 0
         self.block_stack: list[str] = []
+        self.resolved_blocks: dict = {}   # (block, arguments, input shapes) -> (node, layers in it)
 
     # -- values ---------------------------------------------------------------------------
     def value(self, v: Any, scope: dict[str, Any], where: Location) -> Any:
@@ -370,6 +371,16 @@ class _Resolver:
             raise SpecError(f"block '{kind}' has no parameter '{key}' (parameters: {', '.join(block.params) or 'none'})", loc.child(key, line_of(item, key)))
         if len(in_shapes) != len(block.inputs):
             raise SpecError(f"block '{kind}' takes {len(block.inputs)} input(s), got {len(in_shapes)}", loc)
+        reuse = _frozen((kind, bound, in_shapes))
+        if reuse is not None and reuse in self.resolved_blocks:
+            # the same block with the same arguments on the same shapes resolves to the same layers
+            # (ResNet's identical blocks): reuse them, counted as if resolved again
+            cached, count = self.resolved_blocks[reuse]
+            self.nodes += count
+            if self.nodes > MAX_NODES:
+                raise SpecError(f"the model has more than {MAX_NODES} layers", loc)
+            return replace(cached, name=name, loc=loc, inputs=(), outputs=())
+        before = self.nodes
         raw_block = self.raw["blocks"][kind]
         first = in_shapes[0]
         scope = {**self.globals_cache(), **bound, "in_channels": first[0] if first else 0, "in_shape": list(first)}
@@ -385,12 +396,27 @@ class _Resolver:
             raise SpecError(f"{exc.message} (in block '{kind}' used at {loc})", exc.where) from None
         finally:
             self.block_stack.pop()
+        if reuse is not None:
+            self.resolved_blocks[reuse] = (node, self.nodes - before)
         return node
 
     def globals_cache(self) -> dict[str, Any]:
         if not hasattr(self, "_globals"):
             self._globals = self.globals()
         return self._globals
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a hashable key (lists as tuples, mappings as sorted pairs); None if it holds anything else."""
+    if isinstance(value, (list, tuple)):
+        items = [_frozen(v) for v in value]
+        return None if any(i is None for i in items) else (type(value).__name__, *items)
+    if isinstance(value, dict):
+        items = [(k, _frozen(v)) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))]
+        return None if any(v is None for _, v in items) else ("dict", *items)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return (type(value).__name__, value)
+    return None
 
 
 def too_large(shape: Shape, what: str, where: Location) -> None:
