@@ -7,9 +7,11 @@
     pytest-benchmark's ``--benchmark-compare-fail=median:100%``;
 (c) ``test_gpu_throughput.py`` — images/s on a GPU against ``gpu/<fingerprint>.json``; skipped
     without a GPU;
-(d) ``test_bench_agreement.py`` — ``archprof bench`` images/s against a plain timing loop.
+(d) ``test_bench_agreement.py`` — ``archprof bench`` images/s against a plain timing loop;
 (e) ``test_responsiveness.py`` — ``archprof zoo`` and the first lines of ``archprof train``
-    against a bare ``import torch`` timed in the same run.
+    against a bare ``import torch`` timed in the same run;
+(f) ``test_fast_analysis.py`` — ``archprof analyze --fast`` against a bare ``import torch`` and
+    torchinfo, fvcore and ptflops, and a 1,024-variant sweep, in the same run.
 
 Commands (from the repository root)::
 

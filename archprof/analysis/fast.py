@@ -98,19 +98,21 @@ class _Walker:
         self.records: list[dict] = []
         self.types: dict[str, str] = {}
         self.totals = dict.fromkeys(("params", "macs", "flops", "activation_bytes"), 0)
-        self.memo: dict = {}
 
     def node(self, node: Node, inputs: tuple, name: str) -> Any:
         if node.op is not None:
             return self.leaf(node, inputs, name)
         if not self.rows:   # totals only: a block seen before on the same inputs costs the same (the resolver shares them)
-            key = (id(node.children), tuple((v.tensor.shape, v.tensor.strides) for v in inputs))   # copies share children
-            if key not in self.memo:
+            key = (id(node.children), self.dtype, tuple((v.tensor.shape, v.tensor.strides) for v in inputs))   # copies share children
+            hit = _TOTALS.get(key)
+            if hit is None or hit[0] is not node.children:   # the children are kept, so their id is not reused meanwhile
                 before = dict(self.totals)
                 out = self.container(node, inputs, name)
-                self.memo[key] = ({k: self.totals[k] - before[k] for k in self.totals}, out)
+                if len(_TOTALS) >= MAX_CACHED_TOTALS:
+                    _TOTALS.clear()
+                _TOTALS[key] = (node.children, {k: self.totals[k] - before[k] for k in self.totals}, out)
                 return out
-            added, out = self.memo[key]
+            _, added, out = hit
             for k, v in added.items():
                 self.totals[k] += v
             return out
@@ -130,10 +132,7 @@ class _Walker:
 
     def leaf(self, node: Node, inputs: tuple, name: str) -> Any:
         tensors = [replace(v.tensor, dtype=self.dtype) for v in inputs]
-        try:
-            step: Step = node.op.cost(*tensors)
-        except NotImplementedError:
-            raise NoCostRule(f"layer '{name}': op '{node.kind}' has no pure-Python cost rule") from None
+        step = _cost(node, tensors, name)
         outs = step.outputs
         written = step.elements * self.item_bytes + step.wide * 4 + step.bools
         if not self.rows:
@@ -148,6 +147,28 @@ class _Walker:
             written, states[0] if states else None))
         values = tuple(Value(t, s) for t, s in zip(outs, states))
         return values if isinstance(step.out, tuple) else values[0]
+
+
+MAX_CACHED_TOTALS = 20_000
+_TOTALS: dict = {}  # (id of a container's children, dtype, input layouts) -> (children, totals added, output)
+MAX_CACHED_COSTS = 100_000
+_COSTS: dict = {}   # (id of op, input tensors) -> (op, step); the resolver shares equal ops, across plans too
+
+
+def _cost(node: Node, tensors: list, name: str) -> Step:
+    """``node.op.cost(*tensors)``, a pure function of the op and its inputs, remembered."""
+    key = (id(node.op), *tensors)
+    hit = _COSTS.get(key)
+    if hit is not None and hit[0] is node.op:   # the op itself is kept, so its id is not reused meanwhile
+        return hit[1]
+    try:
+        step = node.op.cost(*tensors)
+    except NotImplementedError:
+        raise NoCostRule(f"layer '{name}': op '{node.kind}' has no pure-Python cost rule") from None
+    if len(_COSTS) >= MAX_CACHED_COSTS:
+        _COSTS.clear()
+    _COSTS[key] = node.op, step
+    return step
 
 
 def _shapes(tensors) -> tuple | None:

@@ -23,6 +23,7 @@ from archprof.spec import expr
 MAX_VARIANTS = 100_000
 PARALLEL_FROM = 64            # smaller grids are not worth starting processes for
 TOTALS = ("params", "macs", "flops", "activation_bytes")
+COLUMNS = (*TOTALS, "flops_ratio")   # flops_ratio: the variant's FLOPs over the spec's own (its parameters as written)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Sweep:
     rows: list[dict[str, Any]]                 # the variants kept: grid values, totals, "pareto"
     rejected: list[dict[str, Any]]             # grid values and "error"
     filtered: int = 0                          # feasible variants that ``where`` left out
+    cut: int = 0                               # variants kept but past ``top``
     where: str | None = None
     variants: int = 0
     notes: list[str] = field(default_factory=list)
@@ -72,15 +74,23 @@ def sweep(source: str, grid: dict[str, list], *, params: dict | None = None, inp
         raise ArchprofError(f"--grid {unknown[0]}: {base.name} has no parameter of that name (parameters: {', '.join(base.params)})")
     combos = _combinations(grid)
     if where is not None:
-        _check_expression(where, [*grid, *TOTALS])
+        _check_expression(where, [*grid, *COLUMNS])
     job = (str(source), dict(params or {}), input_shape, batch, dtype)
-    results = _run(job, combos, jobs)
+    try:
+        results = _run(job, [{}, *combos], jobs)
+    except ArchprofError as exc:
+        if type(exc).__name__ != "NoCostRule":
+            raise
+        raise ArchprofError(f"{exc.message}; a sweep costs its variants without torch, so each op needs a cost() "
+                            "(specs/README.md, 'Your own ops')") from None
+    own, results = results[0], results[1:]
     rows, rejected = [], []
     for values, result in zip(combos, results):
         if isinstance(result, str):
             rejected.append({**values, "error": result})
         else:
-            rows.append({**values, **result})
+            ratio = result["flops"] / own["flops"] if isinstance(own, dict) and own["flops"] else None
+            rows.append({**values, **result, "flops_ratio": ratio})
     kept = [r for r in rows if where is None or _holds(where, r)]
     filtered = len(rows) - len(kept)
     _mark_pareto(kept)
@@ -89,9 +99,9 @@ def sweep(source: str, grid: dict[str, list], *, params: dict | None = None, inp
         if kept and key not in kept[0]:
             raise ArchprofError(f"--sort {key}: not a column (columns: {', '.join(kept[0])})")
         kept.sort(key=lambda r: _sort_key(r[key]), reverse=reverse)
-    if top is not None:
-        kept = kept[:top]
-    return Sweep(base.name, grid, input_shape, kept, rejected, filtered, where, len(combos))
+    cut = max(0, len(kept) - top) if top is not None else 0
+    kept = kept[:top] if top is not None else kept
+    return Sweep(base.name, grid, input_shape, kept, rejected, filtered, cut, where, len(combos))
 
 
 def _combinations(grid: dict[str, list]) -> list[dict[str, Any]]:
@@ -181,32 +191,40 @@ def render(result: Sweep, fmt: str, *, width: int | None = None, color: bool = F
     from archprof.text import human, markdown_table, rich_rows
 
     keys = list(result.grid)
-    headers = [*keys, "params", "MACs", "FLOPs", "activations", "pareto"]
+    headers = [*keys, "params", "MACs", "FLOPs", "FLOPs / spec", "activations", "pareto"]
+    figures = ("params", "MACs", "FLOPs", "FLOPs / spec", "activations")
     if fmt == "json":
         return json.dumps(result.rows, indent=2) + "\n"
-    full = [[*(_value_text(r[k]) for k in keys), r["params"], r["macs"], r["flops"], r["activation_bytes"], r["pareto"]]
-            for r in result.rows]
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([*keys, *TOTALS, "pareto"])
-        writer.writerows(full)
+        writer.writerow([*keys, *COLUMNS, "pareto"])
+        writer.writerows([[*(_value_text(r[k]) for k in keys), *(r[c] for c in COLUMNS), r["pareto"]] for r in result.rows])
         return buffer.getvalue()
     if fmt == "md":
-        return markdown_table(headers, [[*row[:-1], "yes" if row[-1] else ""] for row in full], right=("params", "MACs", "FLOPs", "activations"))
-    cells = [[*(_value_text(r[k]) for k in keys), human(r["params"]), human(r["macs"]), human(r["flops"]),
+        rows = [[*(_value_text(r[k]) for k in keys), r["params"], r["macs"], r["flops"], _ratio_text(r["flops_ratio"]),
+                 r["activation_bytes"], "yes" if r["pareto"] else ""] for r in result.rows]
+        return markdown_table(headers, rows, right=figures)
+    cells = [[*(_value_text(r[k]) for k in keys), human(r["params"]), human(r["macs"]), human(r["flops"]), _ratio_text(r["flops_ratio"]),
               human(r["activation_bytes"], "B"), "*" if r["pareto"] else ""] for r in result.rows]
-    return rich_rows(headers, cells, f"archprof sweep {result.source}", ("params", "MACs", "FLOPs", "activations"),
-                     footer=summary(result), width=width, drop=("FLOPs", "activations"), color=color)
+    return rich_rows(headers, cells, f"archprof sweep {result.source}", figures,
+                     footer=summary(result), width=width, drop=("FLOPs", "activations", "FLOPs / spec"), color=color)
+
+
+def _ratio_text(ratio: float | None) -> str:
+    return "" if ratio is None else f"{ratio:.3f}x"
 
 
 def summary(result: Sweep) -> list[str]:
     """What was swept and what became of each variant, for the table's footer and stderr."""
     size = " x ".join(f"{k} ({len(v)})" for k, v in result.grid.items())
     lines = [f"{result.variants:,} variants of {result.source} ({size}), costed without torch"
-             + (f" at input {'x'.join(map(str, result.input_shape))}" if result.input_shape else "")]
+             + (f" at input {'x'.join(map(str, result.input_shape))}" if result.input_shape else "")
+             + f"; FLOPs / spec is over {result.source}'s own FLOPs"]
     kept = len(result.rows)
     parts = [f"{kept:,} shown"]
+    if result.cut:
+        parts.append(f"{result.cut:,} more past --top")
     if result.filtered:
         parts.append(f"{result.filtered:,} left out by --where {result.where}")
     if result.rejected:

@@ -14,9 +14,10 @@ list) and only ``for``/``repeat``/``when``/``doc`` splices its layers in place, 
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from pydantic import ValidationError
 
@@ -98,11 +99,13 @@ class _Resolver:
         self.raw = spec.raw
         self.nodes = 0
         self.block_stack: list[str] = []
-        self.resolved_blocks: dict = {}   # (block, arguments, input shapes) -> (node, layers in it)
+        self._reuse_context: Any = ()
 
     # -- values ---------------------------------------------------------------------------
-    def value(self, v: Any, scope: dict[str, Any], where: Location) -> Any:
-        """Evaluate a spec value: expressions in strings, recursively through lists and dicts."""
+    def value(self, v: Any, scope: dict[str, Any], where: Location | Callable[[], Location]) -> Any:
+        """Evaluate a spec value: expressions in strings, recursively through lists and dicts.
+        ``where`` may be a function giving the location: it is needed only for an error, and
+        working it out for every value was a tenth of resolving a spec."""
         if isinstance(v, str):
             text = v.strip()
             if IDENTIFIER.match(text):
@@ -114,11 +117,11 @@ class _Resolver:
             try:
                 return expr.evaluate(text, scope)
             except expr.ExprError as exc:
-                raise SpecError(str(exc), where) from None
+                raise SpecError(str(exc), _at(where)) from None
         if isinstance(v, list):
-            return [self.value(x, scope, where.child(i, line_of(v, i))) for i, x in enumerate(v)]
+            return [self.value(x, scope, lambda i=i: _at(where).child(i, line_of(v, i))) for i, x in enumerate(v)]
         if isinstance(v, dict):
-            return {k: self.value(x, scope, where.child(k, line_of(v, k))) for k, x in v.items()}
+            return {k: self.value(x, scope, lambda k=k: _at(where).child(k, line_of(v, k))) for k, x in v.items()}
         return v
 
     def globals(self) -> dict[str, Any]:
@@ -323,7 +326,7 @@ class _Resolver:
         # a registered op or block name is itself; any other word may be a parameter naming one (op: act)
         known = isinstance(raw_kind, str) and (raw_kind in self.ops or raw_kind in self.spec.blocks)
         kind = raw_kind if known else self.value(raw_kind, scope, where)
-        args = {k: self.value(v, scope, loc.child(k, line_of(item, k))) for k, v in item.items() if k not in RESERVED}
+        args = {k: self.value(v, scope, lambda k=k: loc.child(k, line_of(item, k))) for k, v in item.items() if k not in RESERVED}
         if isinstance(kind, str) and kind in self.spec.blocks:
             return self.block(kind, args, item, in_shapes, loc, name)
         if not isinstance(kind, str) or kind not in self.ops:
@@ -333,6 +336,21 @@ class _Resolver:
         return self.leaf(self.ops[kind], args, item, in_shapes, loc, name, scope)
 
     def leaf(self, cls: type[Op], args: dict, item: dict, in_shapes: tuple, loc: Location, name: str, scope: dict) -> Node:
+        # an op's validation and shape rule are pure: the same class, arguments and input shapes
+        # give the same op and output, in this spec or any other (a sweep's variants share most layers)
+        key = _frozen(args)
+        key = key and (cls, key, in_shapes)
+        if key is not None and key in _LEAVES:
+            op, out = _LEAVES[key]
+            return Node(name, cls.kind, loc, in_shapes, out, op=op)
+        node = self.checked_leaf(cls, args, item, in_shapes, loc, name, scope)
+        if key is not None:
+            if len(_LEAVES) >= MAX_CACHED_LEAVES:
+                _LEAVES.clear()
+            _LEAVES[key] = node.op, node.out_shape
+        return node
+
+    def checked_leaf(self, cls: type[Op], args: dict, item: dict, in_shapes: tuple, loc: Location, name: str, scope: dict) -> Node:
         if cls.inputs is not None and len(in_shapes) != cls.inputs:
             raise SpecError(f"'{cls.kind}' takes {cls.inputs} input(s), got {len(in_shapes)}", loc.child("from", line_of(item, "from")))
         try:
@@ -372,10 +390,12 @@ class _Resolver:
         if len(in_shapes) != len(block.inputs):
             raise SpecError(f"block '{kind}' takes {len(block.inputs)} input(s), got {len(in_shapes)}", loc)
         reuse = _frozen((kind, bound, in_shapes))
-        if reuse is not None and reuse in self.resolved_blocks:
+        context = self.reuse_context()
+        reuse = None if reuse is None or context is None else (context, len(self.block_stack), reuse)
+        if reuse is not None and reuse in _BLOCKS:
             # the same block with the same arguments on the same shapes resolves to the same layers
-            # (ResNet's identical blocks): reuse them, counted as if resolved again
-            cached, count = self.resolved_blocks[reuse]
+            # (ResNet's identical blocks, and a sweep's variants): reuse them, counted as if resolved again
+            cached, count = _BLOCKS[reuse]
             self.nodes += count
             if self.nodes > MAX_NODES:
                 raise SpecError(f"the model has more than {MAX_NODES} layers", loc)
@@ -397,13 +417,59 @@ class _Resolver:
         finally:
             self.block_stack.pop()
         if reuse is not None:
-            self.resolved_blocks[reuse] = (node, self.nodes - before)
+            if len(_BLOCKS) >= MAX_CACHED_BLOCKS:
+                _BLOCKS.clear()
+            _BLOCKS[reuse] = (node, self.nodes - before)
         return node
+
+    def reuse_context(self) -> Any:
+        """What a resolved block depends on besides its arguments, input shapes and nesting depth:
+        the spec's blocks (the very objects the file was parsed into, shared by every variant of a
+        family) and the values of the spec's parameters that any block names. None where those
+        values are not plain data: then nothing is reused."""
+        if self._reuse_context == ():
+            blocks = self.raw.get("blocks") or {}
+            known = _BLOCK_SOURCES.get(id(blocks))
+            if known is None or known[0] is not blocks:
+                if len(_BLOCK_SOURCES) >= MAX_BLOCK_SOURCES:
+                    _BLOCK_SOURCES.clear()
+                    _BLOCKS.clear()
+                known = (blocks, next(_TOKENS), sorted(_names_in(blocks)))
+                _BLOCK_SOURCES[id(blocks)] = known
+            scope = self.globals_cache()
+            named = _frozen({n: scope[n] for n in known[2] if n in scope})
+            self._reuse_context = None if named is None else (known[1], named)
+        return self._reuse_context
 
     def globals_cache(self) -> dict[str, Any]:
         if not hasattr(self, "_globals"):
             self._globals = self.globals()
         return self._globals
+
+
+MAX_CACHED_LEAVES = 100_000
+MAX_CACHED_BLOCKS = 20_000
+MAX_BLOCK_SOURCES = 256
+_BLOCKS: dict = {}          # (source token and parameters, depth, block, arguments, input shapes) -> (node, layers in it)
+_BLOCK_SOURCES: dict = {}   # id of a spec's raw blocks -> (those blocks, their token, the words in them)
+_TOKENS = itertools.count()
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names_in(value: Any) -> set[str]:
+    """Every word in the strings and keys of ``value``: a superset of the names its expressions read."""
+    if isinstance(value, str):
+        return set(WORD.findall(value))
+    if isinstance(value, dict):
+        return set().union(*(_names_in(k) | _names_in(v) for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(_names_in(v) for v in value))
+    return set()
+_LEAVES: dict = {}   # (op class, arguments, input shapes) -> (op, output shape)
+
+
+def _at(where: Location | Callable[[], Location]) -> Location:
+    return where() if callable(where) else where
 
 
 def _frozen(value: Any) -> Any:

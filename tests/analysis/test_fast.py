@@ -1,7 +1,9 @@
 """The analysis without torch (``--fast``) equals the traced one, layer by layer, for every zoo spec."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -148,6 +150,28 @@ def test_a_plugin_op_without_a_cost_rule_falls_back_to_tracing(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines() == ["archprof: layer '1': op 'double' has no pure-Python cost rule; analysing by tracing instead"]
     assert '"method": "traced"' in proc.stdout
+
+
+def test_the_documented_plugin_cost_rule_equals_its_trace(tmp_path):
+    """The plugin example of specs/README.md, cost rule included, costs without torch what its module's trace counts."""
+    text = (Path(__file__).resolve().parents[2] / "specs" / "README.md").read_text()
+    (tmp_path / "myops.py").write_text(re.search(r"```python\n(# myops\.py.*?)```", text, re.S).group(1))
+    (tmp_path / "net.yaml").write_text(textwrap.dedent('''
+        name: net
+        input: [3, 9, 9]
+        layers:
+          - {op: conv, out: 4, kernel: 3}
+          - {name: act, op: scaled_relu, scale: 2.0}
+          - {op: maxpool, kernel: 2}
+    '''))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    fast, traced = (_run("analyze", "net.yaml", *extra, "--plugin", "myops.py", "--format", "json", cwd=tmp_path, env=env)
+                    for extra in (["--fast"], []))
+    assert fast.returncode == traced.returncode == 0 and not fast.stderr, fast.stderr
+    fast, traced = json.loads(fast.stdout), json.loads(traced.stdout)
+    assert fast["method"] == "fast" and traced["method"] == "traced"
+    keys = ("name", "type", "output_shape", "params", "macs", "flops", "activation_bytes", "receptive_field")
+    assert [{k: r.get(k) for k in keys} for r in fast["layers"]] == [{k: r.get(k) for k in keys} for r in traced["layers"]]
 
 
 def test_fast_refuses_sources_that_are_not_specs():

@@ -10,7 +10,7 @@ import pytest
 
 from archprof import load_spec
 from archprof.analysis import analyze
-from archprof.analysis.sweep import Sweep, parse_grid, sweep
+from archprof.analysis.sweep import Sweep, parse_grid, summary, sweep
 from archprof.errors import ArchprofError
 
 GRID = {"base_width": [32, 48], "depths": [[2, 2, 2, 2], [3, 4, 6, 3]], "groups": [1, 4]}
@@ -39,6 +39,13 @@ def test_a_row_equals_the_command_line_analysis_with_param(tmp_path):
     totals = json.loads(analysed.stdout)["totals"]
     assert {k: row[k] for k in ("params", "macs", "flops", "activation_bytes")} == \
         {k: totals[k] for k in ("params", "macs", "flops", "activation_bytes")}
+
+
+def test_flops_ratio_is_over_the_spec_as_written_and_filters_like_any_column():
+    result = sweep("resnet18", {"base_width": [32, 64, 96]}, params={"num_classes": 10}, where="flops_ratio >= 1", sort="base_width")
+    own = analyze(load_spec("resnet18", params={"num_classes": 10})).totals["flops"]
+    assert [r["base_width"] for r in result.rows] == [64, 96] and result.filtered == 1
+    assert result.rows[0]["flops_ratio"] == 1.0 and result.rows[1]["flops_ratio"] == result.rows[1]["flops"] / own > 2
 
 
 def test_variants_the_spec_rejects_are_counted_and_listed(tmp_path):
@@ -71,6 +78,8 @@ def test_where_sort_and_top():
     expected = sorted((r for r in everything.rows if r["macs"] <= 1.5e9 and r["params"] < 10e6), key=lambda r: -r["params"])[:2]
     assert [r["params"] for r in cheap.rows] == [r["params"] for r in expected]
     assert cheap.filtered == sum(1 for r in everything.rows if not (r["macs"] <= 1.5e9 and r["params"] < 10e6))
+    assert cheap.cut == len(everything.rows) - cheap.filtered - 2 > 0
+    assert f"{cheap.cut} more past --top" in " ".join(summary(cheap))
     assert [r["macs"] for r in everything.rows] == sorted(r["macs"] for r in everything.rows)
 
 
@@ -94,7 +103,7 @@ def test_formats_and_plot(tmp_path):
     assert md.returncode == 0 and md.stdout.split("|")[1:3] == [" base_width   ", " depths    "], md.stdout
     csv = _run(*common, "--format", "csv", "-o", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png"))
     assert csv.returncode == 0, csv.stderr
-    assert (tmp_path / "s.csv").read_text().splitlines()[0] == "base_width,depths,params,macs,flops,activation_bytes,pareto"
+    assert (tmp_path / "s.csv").read_text().splitlines()[0] == "base_width,depths,params,macs,flops,activation_bytes,flops_ratio,pareto"
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = subprocess.run([sys.executable, "-m", "archprof", *common], capture_output=True, text=True, env={"COLUMNS": "80", **_path_env()})
     assert table.returncode == 0 and max(map(len, table.stdout.splitlines())) <= 80, table.stdout
@@ -127,3 +136,55 @@ def test_parse_grid_refuses_a_key_twice():
     with pytest.raises(ArchprofError, match="given twice"):
         parse_grid(["a=[1]", "a=[2]"])
     assert isinstance(sweep("lenet5", {"num_classes": [10]}), Sweep)
+
+
+def test_a_plugin_op_without_a_cost_rule_is_one_line_even_from_the_workers(tmp_path):
+    (tmp_path / "myops.py").write_text(textwrap.dedent('''
+        from archprof.ops import Op, register
+        from torch import nn
+
+        @register("double")
+        class Double(Op):
+            def shape(self, x):
+                return x
+
+            def build(self, x):
+                return nn.Identity()
+    '''))
+    (tmp_path / "net.yaml").write_text("name: net\ninput: [3, 8, 8]\nparams: {w: 4}\nlayers:\n  - {op: conv, out: w, kernel: 3}\n  - {op: double}\n")
+    proc = _run("sweep", "net.yaml", "--plugin", "myops.py", "--grid", "w=list(range(1, 80))", "--jobs", "2", cwd=tmp_path)
+    assert proc.returncode == 2 and not proc.stdout
+    assert proc.stderr.strip() == ("archprof: error: layer '1': op 'double' has no pure-Python cost rule; a sweep costs its variants "
+                                   "without torch, so each op needs a cost() (specs/README.md, 'Your own ops')")
+
+
+def _forget_everything_resolved() -> None:
+    from archprof.analysis import fast
+    from archprof.spec import plan
+
+    for cache in (plan._BLOCKS, plan._BLOCK_SOURCES, plan._LEAVES, fast._COSTS, fast._TOTALS):
+        cache.clear()
+
+
+@pytest.mark.parametrize("source,grid", [
+    ("resnet50", GRID),
+    ("efficientnet_b0", {"width_mult": [1.0, 1.1], "depth_mult": [1.0, 1.2], "bn_eps": [1e-5, 1e-3]}),
+    ("tests/analysis/specs/block_reads_globals.yaml", {"k": [1, 3], "tag": ["a", "b"], "gate": [True, False]}),
+])
+def test_what_variants_share_is_what_each_would_resolve_alone(source, grid):
+    """Blocks, layers and costs are reused across variants only where nothing they read differs."""
+    from archprof.analysis.fast import analyze_fast, totals_fast
+    from archprof.spec.plan import resolve
+
+    _forget_everything_resolved()
+    shared = {}
+    combos = [dict(zip(grid, values)) for values in __import__("itertools").product(*grid.values())]
+    for values in combos:
+        spec = load_spec(source, params=values)
+        plan = resolve(spec)
+        shared[str(values)] = (totals_fast(plan.root, plan.input_shape), analyze_fast(spec).to_dict()["layers"])
+    for values in combos:
+        _forget_everything_resolved()
+        spec = load_spec(source, params=values)
+        plan = resolve(spec)
+        assert (totals_fast(plan.root, plan.input_shape), analyze_fast(spec).to_dict()["layers"]) == shared[str(values)], values
