@@ -18,7 +18,7 @@ def verified_hash(spec: Spec) -> str:
     """A hash of what ``archprof verify`` depends on: the architecture (input, params, let, blocks,
     layers), the figures and the reference, not training recipes or descriptions. verify.json rows
     carry it, so a report can tell that a recorded verification is stale."""
-    data = spec.model_dump(include=set(VERIFIED_FIELDS), mode="json")
+    data = spec.stable_dump(include=set(VERIFIED_FIELDS))
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

@@ -51,6 +51,11 @@ class Figure(_Model):
     resolution: int | None = None
     note: str | None = None
     check: bool = Field(True, description="false: quoted for context (another version of the architecture), not verified")
+    weights: str | None = Field(None, description="accuracy figures: the reference's weights that measured it, as the library "
+                                "names them (torchvision 'ResNet18_Weights.IMAGENET1K_V1', timm 'convnext_tiny.fb_in1k'); "
+                                "default: the one the source names")
+    crop: Literal["center", "ten-crop"] = Field("center", description="accuracy figures: one centre crop per image, or the "
+                                                "mean of ten crops (corners, centre and their mirrors; AlexNet paper)")
 
     @field_validator("tol", mode="before")
     @classmethod
@@ -172,6 +177,7 @@ class SpecFile(_Model):
 
 
 #: Sections a spec may leave out whose empty value is not part of :meth:`Spec.digest`.
+LATER_FIGURE_FIELDS = {"weights": None, "crop": "center"}
 OPTIONAL_SECTIONS = ("budgets",)
 
 
@@ -200,9 +206,19 @@ class Spec(BaseModel):
     variant: str | None = None
     raw: Any = Field(None, exclude=True, repr=False)  # the family's YAML, for error locations
 
+    def stable_dump(self, **kwargs) -> dict:
+        """``model_dump`` (JSON mode) without the figure fields added later where they are at their
+        defaults, so that the hashes of specs written before them stay valid."""
+        data = self.model_dump(mode="json", **kwargs)
+        for figure in data.get("figures", []):
+            for key, default in LATER_FIGURE_FIELDS.items():
+                if figure.get(key) == default:
+                    figure.pop(key, None)
+        return data
+
     def digest(self) -> str:
         """A short content hash of everything that defines the architecture and its figures."""
-        data = self.model_dump(exclude={"file", "raw"}, mode="json")
+        data = self.stable_dump(exclude={"file", "raw"})
         for key in OPTIONAL_SECTIONS:  # fields added later: absent and empty hash alike, so old hashes stay valid
             if not data.get(key):
                 data.pop(key, None)

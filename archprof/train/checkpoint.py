@@ -58,11 +58,29 @@ def load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise ArchprofError(f"{path}: {_why_refused(path, magic)}") from None
     except Exception as exc:  # noqa: BLE001
         raise ArchprofError(f"{path}: not a weights file ({type(exc).__name__}: neither safetensors nor a torch checkpoint)") from None
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
+    obj = unwrapped(obj)
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ArchprofError(f"{path}: expected a state_dict of tensors")
     return dict(obj), {}
+
+
+#: Where training scripts keep the weights inside a checkpoint, in timm's order of preference
+#: (the EMA weights are the ones published).
+WRAPPERS = ("state_dict_ema", "model_ema", "state_dict", "model")
+#: Prefixes of DistributedDataParallel and torch.compile wrappers.
+PREFIXES = ("module.", "_orig_mod.")
+
+
+def unwrapped(obj):
+    """The state_dict inside a training checkpoint, without DDP or compile prefixes."""
+    if isinstance(obj, dict):
+        inner = next((obj[k] for k in WRAPPERS if isinstance(obj.get(k), dict) and obj[k]), None)
+        obj = inner if inner is not None else obj
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) for k in obj):
+        for prefix in PREFIXES:
+            if all(k.startswith(prefix) for k in obj):
+                obj = {k[len(prefix):]: v for k, v in obj.items()}
+    return obj
 
 
 #: Modules whose globals a weights-only file may name (tensor rebuilding, containers).

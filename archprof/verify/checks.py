@@ -4,7 +4,8 @@ One row per spec and check: parameters and MACs against the published figures (u
 the equivalence proof against the reference implementation (which is what lets the published
 ImageNet accuracy of that implementation's weights stand for the spec), and, on request, a short
 training run on bundled data whose held-out accuracy must reach the spec's declared bar.
-Accuracy figures that nothing here can measure are listed as INFO with their source.
+Accuracy figures are listed as INFO with their source, or measured with the reference's weights on
+the user's ImageNet images (:mod:`archprof.verify.accuracy`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Callable
 from archprof.spec import Figure, Spec, budgets
 
 PASS, FAIL, INFO = "PASS", "FAIL", "INFO"
+ESTIMATE = "ESTIMATE"   # measured on a subset: a value with its confidence interval, neither PASS nor FAIL
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,15 @@ def equivalence_check(spec: Spec, tol: float = 1e-4, prove=None) -> Check:
                  "same logits and training settings ⇒ the reference's published accuracy applies")
 
 
-def verify(spec: Spec, *, equivalence: "bool | Callable" = True, train: bool = False) -> list[Check]:
-    """All checks of one spec. ``equivalence`` may be a function spec -> Equivalence (a cache)."""
+def verify(spec: Spec, *, equivalence: "bool | Callable" = True, train: bool = False, accuracy=None) -> list[Check]:
+    """All checks of one spec. ``equivalence`` may be a function spec -> Equivalence (a cache);
+    ``accuracy`` (an :class:`~archprof.verify.accuracy.AccuracyRun`) measures the accuracy figures."""
     from archprof.analysis import analyze
 
     a = analyze(spec)
     rows = figure_checks(spec, measure_figures(spec, a))
+    if accuracy is not None:
+        rows = accuracy.measure(spec, rows)
     if a.uncounted_ops:
         rows.append(Check(spec.name, "uncounted ops", FAIL, ", ".join(a.uncounted_ops), "none", "", "analyser"))
     rows += budget_checks(spec, a.totals)

@@ -94,13 +94,18 @@ def reference_location(spec: Spec) -> Location:
     return Location(spec.file, None, "reference")
 
 
-def renamed_state_dict(reference: nn.Module, rename: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+def rename_keys(state: dict[str, torch.Tensor], rename: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    """A reference's state_dict under the spec's names: the declared substitutions, in order."""
     out = {}
-    for key, tensor in reference.state_dict().items():
+    for key, tensor in state.items():
         for pattern, repl in rename:
             key = re.sub(pattern, repl, key)
         out[key] = tensor
     return out
+
+
+def renamed_state_dict(reference: nn.Module, rename: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    return rename_keys(reference.state_dict(), rename)
 
 
 @torch.no_grad()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from archprof.verify.checks import FAIL, INFO, PASS, Check
+from archprof.verify.checks import ESTIMATE, FAIL, INFO, PASS, Check
 
 HEADERS = ["spec", "check", "status", "ours", "expected", "tolerance", "source", "note"]
 LEGEND = (f"{PASS}: measured within the tolerance · {FAIL}: measured outside it · "
@@ -12,8 +12,16 @@ LEGEND = (f"{PASS}: measured within the tolerance · {FAIL}: measured outside it
 SHORT_CHECKS = {"MACs (multiply-accumulates)": "MACs", "memory (inference peak, saved for backward)": "memory"}
 
 
+ESTIMATE_LEGEND = f"{ESTIMATE}: measured on a subset (--limit), with its 95% interval"
+
+
+def _legend(rows: list[Check]) -> str:
+    return LEGEND + (f" · {ESTIMATE_LEGEND}" if any(r.status == ESTIMATE for r in rows) else "")
+
+
 def totals_line(rows: list[Check]) -> str:
-    counts = {status: sum(r.status == status for r in rows) for status in (PASS, FAIL, INFO)}
+    shown = (PASS, FAIL, INFO, ESTIMATE) if any(r.status == ESTIMATE for r in rows) else (PASS, FAIL, INFO)
+    counts = {status: sum(r.status == status for r in rows) for status in shown}
     specs = len(dict.fromkeys(r.spec for r in rows))
     return f"{len(rows)} checks of {specs} spec{'s' if specs != 1 else ''}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
 
@@ -30,11 +38,11 @@ def render(rows: list[Check], fmt: str, *, width: int | None = None, columns: li
         from archprof.text import markdown_table
 
         table = markdown_table(HEADERS, [_cells(r, r.source) for r in rows])
-        return f"### archprof verify\n\n{totals_line(rows)}.\n\n{table}\n{LEGEND.replace(' · ', '; ')}. MACs: multiply-accumulates.\n"
+        return f"### archprof verify\n\n{totals_line(rows)}.\n\n{table}\n{_legend(rows).replace(' · ', '; ')}. MACs: multiply-accumulates.\n"
     from archprof.text import rich_rows
 
     numbers: dict[str, int] = {}   # each distinct source once, as a numbered note under the table
     cells = [_cells(r, f"[{numbers.setdefault(r.source, len(numbers) + 1)}]") for r in rows]
     notes = [f"[{n}] {source}" for source, n in numbers.items()]
-    return rich_rows(HEADERS, cells, "archprof verify", footer=[totals_line(rows), LEGEND, "MACs: multiply-accumulates", *notes],
+    return rich_rows(HEADERS, cells, "archprof verify", footer=[totals_line(rows), _legend(rows), "MACs: multiply-accumulates", *notes],
                      width=width, drop=("note", "tolerance"), columns=columns, color=color)

@@ -99,7 +99,7 @@ def _numeric_options():
 NUMERIC = list(_numeric_options())
 NEEDS = {"train": ["lenet5", "--data", "digits"], "eval": ["lenet5", "--weights", "w.safetensors", "--data", "digits"],
          "gate": ["lenet5", "--baselines", "b"], "analyze": ["lenet5"], "bench": ["lenet5"], "diff": ["lenet5", "resnet18"],
-         "sweep": ["lenet5", "--grid", "num_classes=[10]"]}
+         "sweep": ["lenet5", "--grid", "num_classes=[10]"], "verify": ["lenet5", "--no-equivalence"]}
 
 
 def test_every_numeric_option_is_covered():
