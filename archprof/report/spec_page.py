@@ -15,15 +15,14 @@ TOP = 10
 
 def _figure_rows(entry: Entry) -> list[list[str]]:
     from archprof.verify import PASS, figure_checks, measure_figures
+    from archprof.verify.checks import reference_accuracy_applies
 
-    rows = [c.as_dict() for c in figure_checks(entry.spec, measure_figures(entry.spec, entry.analysis))]
-    recorded = [r for r in entry.checks if r["check"] not in {c["check"] for c in rows}]
+    checks = figure_checks(entry.spec, measure_figures(entry.spec, entry.analysis))
+    recorded = [r for r in entry.checks if r["check"] not in {c.check for c in checks}]
     proof = next((r for r in recorded if r["check"] == "equivalence"), None)
     if proof is not None and proof["status"] == PASS and entry.spec.reference is not None:
-        library = entry.spec.reference.library
-        for r in rows:  # the reference's published accuracy is the spec's (as in archprof verify)
-            if r["status"] == "INFO" and r["check"] in ("top1", "top5") and r["source"].startswith(library):
-                r["note"] = f"applies: equivalence to {library}:{entry.spec.reference.model} passed"
+        checks = reference_accuracy_applies(entry.spec, checks)   # as in archprof verify
+    rows = [c.as_dict() for c in checks]
     out = []
     for r in rows + recorded:
         out.append([r["check"], r.get("ours", ""), r.get("paper", ""), r.get("tolerance", ""), r["status"],

@@ -103,6 +103,9 @@ def figure_weights(spec: Spec, figure: Figure) -> ReferenceWeights | None:
     weights its source names (``torchvision ResNet18_Weights.IMAGENET1K_V1``), else none."""
     ref = spec.reference
     if ref is None:
+        if figure.weights:
+            raise ArchprofError(f"{spec.file}: {spec.name} figure {figure.metric} {figure.value:g}: weights: "
+                                "names a reference's weights, but the spec declares no reference")
         return None
     if figure.weights:
         return named(ref, figure.weights, f"{spec.file}: {spec.name} figure {figure.metric} {figure.value:g}: weights")

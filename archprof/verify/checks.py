@@ -131,13 +131,24 @@ def verify(spec: Spec, *, equivalence: "bool | Callable" = True, train: bool = F
     if equivalence and spec.reference is not None:
         proof = equivalence_check(spec, prove=equivalence if callable(equivalence) else None)
         rows += [proof, memory_check(spec, a)]
-        if proof.status == PASS:  # the reference's published accuracy is the spec's accuracy
-            library = spec.reference.library
-            rows = [replace(r, note=f"applies: equivalence to {library}:{spec.reference.model} passed")
-                    if r.status == INFO and r.check in ("top1", "top5") and r.source.startswith(library) else r for r in rows]
+        if proof.status == PASS:
+            rows = reference_accuracy_applies(spec, rows)
     if train:
         rows.append(training_check(spec))
     return rows
+
+
+def reference_accuracy_applies(spec: Spec, rows: list[Check]) -> list[Check]:
+    """Once the equivalence proof passed, the published accuracy of the reference's weights is the
+    spec's: its INFO rows say so. ``rows`` starts with one row per figure, in order."""
+    library, model = spec.reference.library, spec.reference.model
+
+    def by_reference(f: Figure) -> bool:
+        return f.metric in ("top1", "top5") and (f.weights is not None or f.source.startswith(library))
+
+    note = f"applies: equivalence to {library}:{model} passed"
+    figures = [replace(r, note=note) if r.status == INFO and by_reference(f) else r for f, r in zip(spec.figures, rows)]
+    return figures + rows[len(spec.figures):]
 
 
 def memory_check(spec: Spec, analysis) -> Check:
