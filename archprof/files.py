@@ -61,6 +61,18 @@ def _remove_stale(folder: Path, name: str) -> None:
                 pass
 
 
+def check_writable(path: Path) -> None:
+    """Refuse now, in one line, a path that a later atomic write would refuse (after a long run)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ArchprofError(f"{path}: is a folder, not a file")
+    if not folder.is_dir():
+        raise ArchprofError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) and not (path.exists() and not path.is_file()):
+        raise ArchprofError(f"{path}: cannot write in {folder} (permission denied)")
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     try:

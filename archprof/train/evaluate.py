@@ -12,6 +12,7 @@ image's top five classes and probabilities to a CSV file.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,10 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
 
     if preprocess is not None and preprocess not in PREPROCESS:
         raise ArchprofError(f"--preprocess: expected one of {', '.join(PREPROCESS)}, got '{preprocess}'")
+    if predictions is not None:
+        from archprof.files import check_writable
+
+        check_writable(predictions)
     tensors, meta = checkpoint.load(weights)
     reference, shape, prep = _preprocessing(spec, weights, meta, data_name, preprocess, reference_weights, ten_crop, resolution,
                                             input_shape)
@@ -272,9 +277,11 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
     hits5 = (scores.topk(5, 1).indices == labels[:, None]).any(1) if scores.shape[1] > 5 else None
     y, p = labels.numpy(), predicted.numpy()
     present = sorted(set(y.tolist()))
-    precision, recall, f1, support = precision_recall_fscore_support(y, p, labels=present, zero_division=0)
     classes = present if len(present) < data.num_classes else list(range(data.num_classes))
-    matrix = confusion_matrix(y, p, labels=classes)
+    with warnings.catch_warnings():   # scikit-learn warns of a single class, which a small subset may have
+        warnings.simplefilter("ignore", UserWarning)
+        precision, recall, f1, support = precision_recall_fscore_support(y, p, labels=present, zero_division=0)
+        matrix = confusion_matrix(y, p, labels=classes)
     per_class = [{"class": data.classes[c], "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                   "support": int(support[i])} for i, c in enumerate(present)]
     correct = int((p == y).sum())

@@ -148,7 +148,7 @@ def imagenet_samples(path: str) -> tuple[list[tuple[str, int]], str]:
     where = f"imagenet:{path}"
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise ArchprofError(f"{where}: no such folder")
+        raise ArchprofError(f"{where}: {'not a folder' if root.exists() else 'no such folder'}; expected {LAYOUTS}")
     if (root / "val").is_dir() and not WNID.fullmatch(root.name):
         nested = _class_folders(root / "val", f"{where} (val/)")
         if nested:

@@ -298,3 +298,25 @@ def test_reference_preprocessing_needs_a_reference_and_image_files(tmp_path):
     torch.save(archprof.build(archprof.load_spec("lenet5")).state_dict(), weights)
     with pytest.raises(ArchprofError, match="declares no reference"):
         evaluate(archprof.load_spec("lenet5"), weights, "digits", preprocess="reference")
+
+
+def test_unreadable_images_refuse_the_run_or_are_left_out(world, tmp_path):
+    import shutil
+
+    data = tmp_path / "val"
+    shutil.copytree(world["val"], data)
+    first = next(iter(world["labels"]))
+    broken = data / Path(first).parent.name / "broken.JPEG"
+    broken.write_bytes(Path(first).read_bytes()[:300])
+    spec, weights = archprof.load_spec("resnet18"), world["weights"] / TORCHVISION_FILE
+    with pytest.raises(ArchprofError, match=r"broken\.JPEG cannot be read .*--bad-images skip") as caught:
+        evaluate(spec, weights, f"imagenet:{data}", device="cpu")
+    assert "\n" not in str(caught.value)
+    ev = evaluate(spec, weights, f"imagenet:{data}", device="cpu", bad_images="skip")
+    assert (ev.images, ev.correct, len(ev.left_out)) == (8, CORRECT, 1) and "broken.JPEG" in ev.left_out[0]
+
+
+def test_a_predictions_file_that_cannot_be_written_is_refused_before_evaluating(world, tmp_path):
+    with pytest.raises(ArchprofError, match="does not exist"):
+        evaluate(archprof.load_spec("resnet18"), world["weights"] / TORCHVISION_FILE, f"imagenet:{world['val']}",
+                 predictions=tmp_path / "missing" / "p.csv")
