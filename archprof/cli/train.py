@@ -111,7 +111,7 @@ def evaluate(spec: str, params, weights: Path, data: str, preprocess: str | None
     summary = {k: _shown(k, v) for k, v in result.summary().items()}
     per_class, title = _per_class(result.per_class)
     if fmt == "md":
-        click.echo("### evaluation\n\n" + markdown_table(list(summary), [list(summary.values())])
+        click.echo("### evaluation\n\n" + markdown_table(["quantity", "value"], [[k, v] for k, v in summary.items()])
                    + f"\n### {title}\n\n" + markdown_table(list(per_class[0]), [list(c.values()) for c in per_class], right=RIGHT), nl=False)
         return
     click.echo(rich_rows(["quantity", "value"], [[k, v] for k, v in summary.items()], "evaluation", color=on_terminal(None)), nl=False)

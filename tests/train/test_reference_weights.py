@@ -205,6 +205,27 @@ def test_verify_turns_accuracy_figures_into_measured_rows(world, tmp_path):
     assert rows["top1"]["status"] == "ESTIMATE" and "95% CI" in rows["top1"]["ours"] and "4 of 8 images" in rows["top1"]["note"]
 
 
+def test_verify_measures_the_zoo_spec_itself(world):
+    """`archprof verify resnet18 --weights-dir DIR --data imagenet:PATH`: the bundled spec's published
+    69.758% is measured with these (random) weights, and honestly fails."""
+    proc = cli("verify", "resnet18", "--weights-dir", str(world["weights"]), "--data", f"imagenet:{world['val']}",
+               "--no-equivalence", "--format", "json", "--device", "cpu")
+    assert proc.returncode == 1, proc.stderr
+    rows = {r["check"]: r for r in json.loads(proc.stdout)}
+    assert rows["top1"]["status"] == "FAIL" and rows["top1"]["ours"].startswith(f"{100 * CORRECT / 8:.3f}%")
+    assert rows["top1"]["paper"] == "69.758%" and "its printed precision" in rows["top1"]["tolerance"]
+    assert "resnet18 top1" in proc.stderr.splitlines()[-1]
+
+
+def test_long_class_lists_show_the_worst_classes():
+    from archprof.cli.train import _per_class
+
+    rows = [{"class": f"c{i}", "precision": 0.5, "recall": i / 40, "f1": 0.5, "support": 1} for i in range(40)]
+    shown, title = _per_class(rows)
+    assert [r["class"] for r in shown] == [f"c{i}" for i in range(10)] and title.startswith("the 10 of 40 classes")
+    assert _per_class(rows[:5])[1] == "per class"
+
+
 def test_verify_without_the_weights_file_keeps_the_figure_as_info(world, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
