@@ -12,6 +12,7 @@ MNIST at 32x32 and a 3-channel network gets grey digits repeated on three channe
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,6 +216,11 @@ def imagefolder(path: str, shape, bad_images: str = "refuse", transform=None) ->
     counts = np.bincount(np.array(full.targets), minlength=len(full.classes))
     if len(full.classes) > 1 and counts.min() < 2:
         raise ArchprofError(f"{where}: class '{full.classes[int(counts.argmin())]}' has {counts.min()} image(s); a held-out split needs at least 2 per class")
+    held_out = math.ceil(0.2 * len(full.targets))   # as scikit-learn sizes it: each split needs every class once
+    if min(held_out, len(full.targets) - held_out) < len(full.classes):
+        raise ArchprofError(f"{where}: {len(full.targets)} images in {len(full.classes)} classes are too few for a stratified 80/20 split "
+                            f"(each part needs an image of every class: {5 * len(full.classes) - 4} images at least); "
+                            "give train/ and test/ subfolders instead")
     train_idx, test_idx = stratified_split(np.array(full.targets), 0.2)
     train_view, test_view = _Transformed(full, shape, True), _Transformed(full, shape, False, transform)
     return Data(root.name, Subset(train_view, train_idx.tolist()), Subset(test_view, test_idx.tolist()), len(full.classes), full.classes,

@@ -165,14 +165,16 @@ def _preprocessing(spec: Spec, weights: Path, meta: dict, data_name: str, prepro
 
 
 def _load(model: nn.Module, spec: Spec, tensors: dict, weights: Path) -> None:
-    from archprof.train.reference import known_file, spec_state
+    from archprof.train.reference import known_file, published, spec_state
 
     ours = set(model.state_dict())
     state = spec_state(spec, checkpoint.model_state(tensors), ours)
     try:
         checkpoint.load_weights(model, state, str(weights))
     except ArchprofError as exc:
-        other = known_file(Path(weights))   # named as a library's file, yet not fitting: another architecture's
+        other = known_file(Path(weights))   # named as another model's file of a library: another architecture's
+        if other and spec.reference is not None and other.partition(" ")[2] in published(spec.reference):
+            other = None
         shared = len(set(state) & ours)
         if other:
             hint = f"the file is named as {other}: weights of another architecture"
@@ -193,7 +195,10 @@ def _subset(dataset: Dataset, limit: int | None) -> Dataset:
 def _workers(dataset: Dataset, batch_size: int, workers: int | None) -> int:
     if workers is not None:
         return workers
-    files = hasattr(dataset, "samples") or hasattr(getattr(dataset, "dataset", None), "samples")
+    files, inner = False, dataset
+    while inner is not None and not files:   # image files under any Subset or transform wrapper
+        files = hasattr(inner, "samples")
+        inner = getattr(inner, "dataset", None) or getattr(inner, "base", None)
     return min(8, max(0, (os.cpu_count() or 1) - 1)) if files and len(dataset) > batch_size else 0
 
 

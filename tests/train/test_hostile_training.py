@@ -77,6 +77,12 @@ def test_one_class_is_refused(tmp_path):
     one_line(cli(["train", "lenet5", "--data", f"imagefolder:{data}"], tmp_path), "only one class (only); classification needs at least two")
 
 
+def test_too_few_images_to_split_are_refused(tmp_path):
+    data = tmp_path / "data"
+    _images(data, {"a": 2, "b": 2, "c": 2})   # 6 images: 2 held out, fewer than the 3 classes
+    one_line(cli(["train", "lenet5", "--data", f"imagefolder:{data}"], tmp_path), "6 images in 3 classes are too few for a stratified 80/20 split")
+
+
 def test_a_run_folder_in_use_is_refused(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
