@@ -110,8 +110,8 @@ def _collate(batch):
 
 def predict(model: nn.Module, loader: DataLoader, *, ten_crop_pad: int = 0, want_features: bool = False, device=None,
             on_bad=None, on_batch=None):
-    """Scores (logits, or mean probabilities over ten crops) of every readable image, their labels
-    and dataset indices, and the input of the last layer when asked."""
+    """Class probabilities (softmax, or its mean over ten crops) of every readable image, their
+    labels and dataset indices, and the input of the last layer when asked."""
     device = device or torch.device("cpu")
     last = [m for m in model.modules() if not any(True for _ in m.children())][-1]
     captured: list[torch.Tensor] = []
@@ -130,7 +130,7 @@ def predict(model: nn.Module, loader: DataLoader, *, ten_crop_pad: int = 0, want
                 if want_features:
                     captured[-1] = captured[-1].view(b, n, -1).mean(1)
             else:
-                out = _ten_crop(model, x, ten_crop_pad) if ten_crop_pad else model(x)
+                out = _ten_crop(model, x, ten_crop_pad) if ten_crop_pad else model(x).softmax(1)
             outputs.append(out.float().cpu())
             labels.append(y)
             indices.append(index)
@@ -202,14 +202,13 @@ def _workers(dataset: Dataset, batch_size: int, workers: int | None) -> int:
     return min(8, max(0, (os.cpu_count() or 1) - 1)) if files and len(dataset) > batch_size else 0
 
 
-def write_predictions(path: Path, paths: list[str], labels: np.ndarray, scores: torch.Tensor) -> None:
-    """One row per image: its path, true class index and the top five classes with probabilities."""
+def write_predictions(path: Path, paths: list[str], labels: np.ndarray, probabilities: torch.Tensor) -> None:
+    """One row per image: its path, true class index and the top five classes with their probabilities."""
     import csv
     import io
 
-    k = min(5, scores.shape[1])
-    probs = scores if (scores >= 0).all() and torch.allclose(scores.sum(1), torch.ones(len(scores)), atol=1e-3) else scores.softmax(1)
-    top = probs.topk(k, 1)
+    k = min(5, probabilities.shape[1])
+    top = probabilities.topk(k, 1)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["path", "label", *[f"{c}{j}" for j in range(1, k + 1) for c in ("top", "prob")]])
@@ -273,13 +272,14 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
     if announce:
         log(f"archprof: {announce} on {len(dataset):,} images of {data_name}" + (f" (--limit, of {len(data.test):,})" if limit else ""))
     bar = EvalBar(f"{spec.name} on {data.name}", len(dataset), show=progress)
+    pad = max(1, plan.input_shape[-1] // 8) if ten_crop and not reference else 0   # the spec's ten crops: of the padded input
     with bar:
-        scores, labels, indices, feats = predict(model, loader, ten_crop_pad=max(1, plan.input_shape[-1] // 8) if ten_crop and not reference else 0,
-                                                 want_features=tsne, device=where, on_bad=bad, on_batch=bar.advance)
+        probabilities, labels, indices, feats = predict(model, loader, ten_crop_pad=pad, want_features=tsne, device=where,
+                                                        on_bad=bad, on_batch=bar.advance)
     if left_out:
         log(f"archprof: {data_name}: left out {len(left_out)} of {len(dataset)} images that cannot be read: {'; '.join(left_out[:3])}")
-    predicted = scores.argmax(1)
-    hits5 = (scores.topk(5, 1).indices == labels[:, None]).any(1) if scores.shape[1] > 5 else None
+    predicted = probabilities.argmax(1)
+    hits5 = (probabilities.topk(5, 1).indices == labels[:, None]).any(1) if probabilities.shape[1] > 5 else None
     y, p = labels.numpy(), predicted.numpy()
     present = sorted(set(y.tolist()))
     classes = present if len(present) < data.num_classes else list(range(data.num_classes))
@@ -296,7 +296,7 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
                         of=len(data.test), left_out=left_out, seconds=bar.seconds, correct=correct,
                         correct5=int(hits5.sum()) if hits5 is not None else None)
     if predictions is not None:
-        write_predictions(predictions, [paths[i] for i in indices.tolist()], y, scores)
+        write_predictions(predictions, [paths[i] for i in indices.tolist()], y, probabilities)
         result.files.append(str(predictions))
     if out is not None:
         from archprof.train import plots
