@@ -245,6 +245,8 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
         from archprof.files import check_writable
 
         check_writable(predictions)
+        if Path(predictions).resolve() == Path(weights).resolve():
+            raise ArchprofError(f"--predictions {predictions}: is the weights file; weight files are never overwritten")
     tensors, meta = checkpoint.load(weights)
     reference, shape, prep = _preprocessing(spec, weights, meta, data_name, preprocess, reference_weights, ten_crop, resolution,
                                             input_shape)

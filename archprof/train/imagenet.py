@@ -28,6 +28,7 @@ from archprof.errors import ArchprofError
 WNID = re.compile(r"n\d{8}")
 IMAGES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")   # torchvision's IMG_EXTENSIONS
 LABEL_FILES = ("labels.txt", "val.txt", "LOC_val_solution.csv", "labels.csv")
+MAX_LABELS_BYTES = 64 << 20
 LAYOUTS = ("a folder per WordNet id (n01440764/, n01443537/, …) or the images with a labels file "
            f"({', '.join(LABEL_FILES)}: lines 'FILE LABEL', LABEL a class index 0-999 or a WordNet id)")
 
@@ -112,7 +113,9 @@ def _labels_file(root: Path, labels: Path, where: str) -> list[tuple[str, int]]:
     index = {w: i for i, w in enumerate(synsets()[0])}
     images = {p.name: p for p in _images(root) if p.parent == root}
     by_stem = {p.stem: p for p in images.values()}
-    lines = labels.read_text(encoding="utf-8", errors="replace").splitlines()
+    if labels.stat().st_size > MAX_LABELS_BYTES:
+        raise ArchprofError(f"{labels}: {labels.stat().st_size:,} bytes is not a labels file (ImageNet's 50,000 lines take about 2 MB)")
+    lines = labels.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     kaggle = bool(lines) and lines[0].replace(" ", "").lower().startswith("imageid,predictionstring")
     seen: dict[str, int] = {}
     samples = []

@@ -341,3 +341,31 @@ def test_a_predictions_file_that_cannot_be_written_is_refused_before_evaluating(
     with pytest.raises(ArchprofError, match="does not exist"):
         evaluate(archprof.load_spec("resnet18"), world["weights"] / TORCHVISION_FILE, f"imagenet:{world['val']}",
                  predictions=tmp_path / "missing" / "p.csv")
+
+
+def test_labels_files_as_editors_save_them_and_files_that_are_not(world, tmp_path):
+    """A byte-order mark and Windows line ends are read; a file far too big for labels is refused unread."""
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    lines = []
+    for path, label in world["labels"].items():
+        (flat / Path(path).name).write_bytes(Path(path).read_bytes())
+        lines.append(f"{Path(path).name} {label}")
+    (flat / "val.txt").write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
+    samples, _ = imagenet_samples(str(flat))
+    assert sorted(label for _, label in samples) == sorted(world["labels"].values())
+    with (flat / "val.txt").open("r+b") as handle:
+        handle.truncate(65 << 20)   # sparse: nothing is written, nothing need be read
+    with pytest.raises(ArchprofError, match="is not a labels file"):
+        imagenet_samples(str(flat))
+
+
+def test_predictions_never_overwrite_the_weights(world, tmp_path):
+    import shutil
+
+    weights = tmp_path / TORCHVISION_FILE
+    shutil.copy(world["weights"] / TORCHVISION_FILE, weights)
+    before = weights.read_bytes()
+    with pytest.raises(ArchprofError, match="is the weights file"):
+        evaluate(archprof.load_spec("resnet18"), weights, f"imagenet:{world['val']}", predictions=weights)
+    assert weights.read_bytes() == before
