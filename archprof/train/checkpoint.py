@@ -139,6 +139,9 @@ def model_state(tensors: dict[str, torch.Tensor], prefix: str = "model.") -> dic
 def load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
     """Load a state_dict, refusing with one message per mismatching tensor."""
     ours = model.state_dict()
+    # Files saved before PyTorch 1.0 (many published ones) have no batch-norm step counters, which
+    # evaluation never reads; torch's own loader fills them in the same way.
+    tensors = {**{k: v for k, v in ours.items() if k.endswith(".num_batches_tracked") and k not in tensors}, **tensors}
     problems = [f"{k}: missing" for k in ours if k not in tensors]
     problems += [f"{k}: not in the model" for k in tensors if k not in ours]
     problems += [f"{k}: shape {tuple(tensors[k].shape)} in the file, {tuple(ours[k].shape)} in the model"

@@ -178,16 +178,21 @@ def _timm_fixups(state: dict[str, torch.Tensor], reference) -> dict[str, torch.T
 FIXUPS = {"torchvision": _torchvision_fixups, "timm": _timm_fixups}
 
 
+def _weights(keys) -> set[str]:
+    """Names without batch-norm step counters, which files saved before PyTorch 1.0 lack."""
+    return {k for k in keys if not k.endswith("num_batches_tracked")}
+
+
 def spec_state(spec: Spec, tensors: dict[str, torch.Tensor], ours: set[str]) -> dict[str, torch.Tensor]:
     """``tensors`` under the spec's names: as they are when they already are (an archprof
     checkpoint), else as a reference file, fixed up by its library and renamed by the spec."""
-    if set(tensors) == ours or spec.reference is None:
+    if _weights(tensors) == _weights(ours) or spec.reference is None:
         return tensors
     from archprof.verify.equivalence import reference_model, rename_keys
 
     with torch.device("meta"):
         reference = reference_model(spec.reference)
-    if set(tensors) != set(reference.state_dict()):
+    if _weights(tensors) != _weights(reference.state_dict()):
         tensors = FIXUPS[spec.reference.library](tensors, reference)
     return rename_keys(tensors, spec.reference.rename)
 

@@ -369,3 +369,28 @@ def test_predictions_never_overwrite_the_weights(world, tmp_path):
     with pytest.raises(ArchprofError, match="is the weights file"):
         evaluate(archprof.load_spec("resnet18"), weights, f"imagenet:{world['val']}", predictions=weights)
     assert weights.read_bytes() == before
+
+
+def test_torchvision_densenet_files_keep_their_old_key_names(tmp_path):
+    """torchvision's DenseNet files name keys 'norm.1' (modules of an older torchvision), which its
+    own loader rewrites, and like other files saved before PyTorch 1.0 have no batch-norm step
+    counters; archprof loads them as torchvision does, before the spec's renames."""
+    import re as regex
+
+    import torchvision
+
+    from archprof.spec.compiler import compile_plan
+    from archprof.train.evaluate import _load
+
+    reference = torchvision.models.densenet121()
+    old = r"(denselayer\d+\.(?:norm|conv))([12])\.(weight|bias|running_mean|running_var)$"
+    legacy = {regex.sub(old, r"\1.\2.\3", k): v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+    assert any(".norm.1." in k for k in legacy)
+    path = tmp_path / "densenet121-a639ec97.pth"
+    torch.save(legacy, path)
+    spec = archprof.load_spec("densenet121")
+    model = compile_plan(archprof.resolve(spec))
+    _load(model, spec, torch.load(path, weights_only=True), path)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(x), reference.eval()(x), rtol=1e-4, atol=1e-5)
