@@ -18,6 +18,7 @@ import torch
 import archprof
 from archprof.errors import ArchprofError
 from archprof.spec.load import bundled_dir
+from archprof.train import checkpoint
 from archprof.train.evaluate import evaluate
 from archprof.train.imagenet import imagenet_samples, synsets
 from archprof.verify.accuracy import printed_precision, wilson
@@ -390,7 +391,36 @@ def test_torchvision_densenet_files_keep_their_old_key_names(tmp_path):
     torch.save(legacy, path)
     spec = archprof.load_spec("densenet121")
     model = compile_plan(archprof.resolve(spec))
-    _load(model, spec, torch.load(path, weights_only=True), path)
+    _load(model, spec, checkpoint.load(path)[0], path)   # as eval reads the file
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(model.eval()(x), reference.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+def test_timm_converts_original_releases_with_its_own_filter(tmp_path):
+    """ConvNeXt's original Facebook release (``convnext_tiny_1k_224_ema.pth``, keys like
+    ``downsample_layers.0.0.weight`` under ``model``) loads through timm's checkpoint_filter_fn."""
+    import re as regex
+
+    import timm
+
+    from archprof.spec.compiler import compile_plan
+    from archprof.train.evaluate import _load
+
+    reference = timm.create_model("convnext_tiny", pretrained=False).eval()
+    to_facebook = [(r"^stem\.", "downsample_layers.0."), (r"^stages\.(\d+)\.downsample\.", r"downsample_layers.\1."),
+                   (r"^stages\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.\2."), ("conv_dw", "dwconv"), (r"mlp\.fc", "pwconv"),
+                   (r"^head\.norm\.", "norm."), (r"^head\.fc\.", "head.")]
+    original = {}
+    for key, tensor in reference.state_dict().items():
+        for pattern, repl in to_facebook:
+            key = regex.sub(pattern, repl, key)
+        original[key] = tensor
+    path = tmp_path / "convnext_tiny_1k_224_ema.pth"
+    torch.save({"model": original}, path)
+    spec = archprof.load_spec("convnext_tiny")
+    model = compile_plan(archprof.resolve(spec))
+    _load(model, spec, checkpoint.load(path)[0], path)   # as eval reads the file
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(x), reference(x), rtol=1e-4, atol=1e-5)
