@@ -8,7 +8,8 @@ names come from timm's ``ImageNetInfo``. Two layouts are read:
   torchvision's ``ImageNet`` and most preparation scripts leave it; any subset of the classes;
 * the images in one folder with a labels file beside them: ``labels.txt``/``val.txt`` lines
   ``FILE LABEL`` (LABEL a class index 0-999 or a WordNet id; Caffe's ``val.txt``), or Kaggle's
-  ``LOC_val_solution.csv`` (``ImageId,PredictionString``, the first word the WordNet id).
+  ``LOC_val_solution.csv`` (``ImageId,PredictionString``, the first word the WordNet id), which
+  is also found where Kaggle puts it, up to four folders above the images.
 
 Anything else is refused in one line that says which layout was expected. Images are decoded
 when they are evaluated; one that cannot be (truncated, not an image, a decompression bomb)
@@ -28,6 +29,7 @@ from archprof.errors import ArchprofError
 WNID = re.compile(r"n\d{8}")
 IMAGES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")   # torchvision's IMG_EXTENSIONS
 LABEL_FILES = ("labels.txt", "val.txt", "LOC_val_solution.csv", "labels.csv")
+KAGGLE = "LOC_val_solution.csv"
 MAX_LABELS_BYTES = 64 << 20
 LAYOUTS = ("a folder per WordNet id (n01440764/, n01443537/, …) or the images with a labels file "
            f"({', '.join(LABEL_FILES)}: lines 'FILE LABEL', LABEL a class index 0-999 or a WordNet id)")
@@ -160,6 +162,8 @@ def imagenet_samples(path: str) -> tuple[list[tuple[str, int]], str]:
     if samples is not None:
         return samples, "a folder per WordNet id"
     labels = next((root / name for name in LABEL_FILES if (root / name).is_file()), None)
+    # Kaggle's copy keeps its labels at the top, four folders above the images (ILSVRC/Data/CLS-LOC/val/)
+    labels = labels or next((p / KAGGLE for p in list(root.resolve().parents)[:4] if (p / KAGGLE).is_file()), None)
     if labels is not None:
         return _labels_file(root, labels, where), f"the images labelled by {labels.name}"
     found = "images but no labels file" if _images(root) else "no images"

@@ -344,6 +344,19 @@ def test_a_predictions_file_that_cannot_be_written_is_refused_before_evaluating(
                  predictions=tmp_path / "missing" / "p.csv")
 
 
+def test_kaggles_layout_finds_its_labels_four_folders_up(world, tmp_path):
+    wnids = synsets()[0]
+    images = tmp_path / "ILSVRC" / "Data" / "CLS-LOC" / "val"
+    images.mkdir(parents=True)
+    lines = ["ImageId,PredictionString"]
+    for path, label in world["labels"].items():
+        (images / Path(path).name).write_bytes(Path(path).read_bytes())
+        lines.append(f"{Path(path).stem},{wnids[label]} 10 20 30 40")
+    (tmp_path / "LOC_val_solution.csv").write_text("\n".join(lines) + "\n")
+    samples, layout = imagenet_samples(str(images))
+    assert len(samples) == 8 and "LOC_val_solution.csv" in layout
+
+
 def test_labels_files_as_editors_save_them_and_files_that_are_not(world, tmp_path):
     """A byte-order mark and Windows line ends are read; a file far too big for labels is refused unread."""
     flat = tmp_path / "flat"
