@@ -437,3 +437,14 @@ def test_timm_converts_original_releases_with_its_own_filter(tmp_path):
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(model.eval()(x), reference(x), rtol=1e-4, atol=1e-5)
+
+
+def test_long_evaluations_say_how_far_they_are_in_a_log(capsys):
+    from archprof.train.progress import EvalBar
+
+    with EvalBar("resnet18 on imagenet", 50_000, show=False, every=0) as bar:
+        bar.advance(12_800)
+        bar.advance(37_200)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("resnet18 on imagenet: 12,800 of 50,000 images, ")
+    assert "img/s" in lines[0] and lines[0].endswith(" left") and bar.seconds > 0
