@@ -152,23 +152,14 @@ SHOWN = 3   # paths named in a message about unreadable images
 
 
 def _readable(path: str) -> str | None:
-    """None when the image decodes, else why not: truncated, not an image, or a decompression bomb.
-
-    JPEGs are decoded at a reduced size (``draft``), which still reads every byte of the stream."""
-    import warnings
-
-    from PIL import Image
+    """None when the image decodes (a JPEG at a reduced size), else why not: truncated, not an
+    image, or a decompression bomb."""
+    from archprof.train.imagenet import UnreadableImage, decode
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.draft("RGB", (64, 64))
-                image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return "decompression bomb"
-    except Exception as exc:  # noqa: BLE001 - any decoding failure makes the image unusable
-        return str(exc).strip().splitlines()[0][:80] if str(exc).strip() else type(exc).__name__
+        decode(path, draft=(64, 64))
+    except UnreadableImage as exc:
+        return exc.why
     return None
 
 

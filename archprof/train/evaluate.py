@@ -38,8 +38,8 @@ class Evaluation:
     data: str
     weights: str
     images: int
-    top1: float
-    top5: float | None   # None with five classes or fewer, where every image is in its top five
+    correct: int
+    correct5: int | None   # None with five classes or fewer, where every image is in its top five
     precision: float
     recall: float
     f1: float
@@ -53,8 +53,14 @@ class Evaluation:
     of: int = 0                                      # images in the data set (more than ``images`` under a limit)
     left_out: list[str] = field(default_factory=list)   # unreadable images skipped
     seconds: float = 0.0
-    correct: int = 0
-    correct5: int | None = None
+
+    @property
+    def top1(self) -> float:
+        return self.correct / self.images
+
+    @property
+    def top5(self) -> float | None:
+        return None if self.correct5 is None else self.correct5 / self.images
 
     @property
     def subset(self) -> bool:
@@ -124,13 +130,17 @@ def predict(model: nn.Module, loader: DataLoader, *, ten_crop_pad: int = 0, want
             if x is None:
                 continue
             x = x.to(device, non_blocking=True)
+            first = len(captured)
             if x.dim() == 5:   # ten crops per image from a reference's preprocessing
                 b, n = x.shape[:2]
                 out = model(x.flatten(0, 1)).softmax(1).view(b, n, -1).mean(1)
-                if want_features:
-                    captured[-1] = captured[-1].view(b, n, -1).mean(1)
             else:
+                b, n = x.shape[0], 10 if ten_crop_pad else 1
                 out = _ten_crop(model, x, ten_crop_pad) if ten_crop_pad else model(x).softmax(1)
+            if want_features and n > 1:   # one feature row per image: the mean over its crops
+                rows = torch.cat(captured[first:])
+                rows = rows.view(b, n, -1) if x.dim() == 5 else rows.view(n, b, -1).transpose(0, 1)
+                captured[first:] = [rows.mean(1)]
             outputs.append(out.float().cpu())
             labels.append(y)
             indices.append(index)
@@ -146,14 +156,14 @@ def predict(model: nn.Module, loader: DataLoader, *, ten_crop_pad: int = 0, want
 
 def _preprocessing(spec: Spec, weights: Path, meta: dict, data_name: str, preprocess: str | None, reference_weights,
                    ten_crop: bool, resolution: int | None, input_shape):
-    """The preprocessing to evaluate with: the reference's for its own files (``preprocess`` None),
-    the spec's for archprof checkpoints and bundled tensors."""
+    """The preprocessing to evaluate with (the reference's for its own files when ``preprocess`` is
+    None, the spec's for archprof checkpoints and bundled tensors), and the input size it sets."""
     mode = preprocess or ("reference" if spec.reference is not None and not meta and data_name not in BUNDLED else "spec")
     if mode == "spec":
         from archprof.train.preprocess import spec_preprocessing
 
         shape = input_shape or (tuple(meta["input_shape"]) if meta.get("input_shape") else None)
-        return None, shape, spec_preprocessing(shape or tuple(spec.input))
+        return spec_preprocessing(shape or tuple(spec.input)), shape
     if spec.reference is None:
         raise ArchprofError(f"{spec.name} declares no reference implementation, so it has no reference preprocessing; use --preprocess spec")
     from archprof.train.reference import weights_for_file
@@ -161,7 +171,7 @@ def _preprocessing(spec: Spec, weights: Path, meta: dict, data_name: str, prepro
     chosen = reference_weights or weights_for_file(spec, Path(weights))
     size = resolution or (input_shape[-1] if input_shape else None)
     prep = chosen.preprocessing("ten-crop" if ten_crop else "center", size)
-    return prep, prep.input_shape, prep
+    return prep, prep.input_shape
 
 
 def _load(model: nn.Module, spec: Spec, tensors: dict, weights: Path) -> None:
@@ -248,15 +258,14 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
         if Path(predictions).resolve() == Path(weights).resolve():
             raise ArchprofError(f"--predictions {predictions}: is the weights file; weight files are never overwritten")
     tensors, meta = checkpoint.load(weights)
-    reference, shape, prep = _preprocessing(spec, weights, meta, data_name, preprocess, reference_weights, ten_crop, resolution,
-                                            input_shape)
+    prep, shape = _preprocessing(spec, weights, meta, data_name, preprocess, reference_weights, ten_crop, resolution, input_shape)
     if shape is not None:
         spec = spec.model_copy(update={"input": list(shape)})
     plan = resolve(spec)
-    data = open_data(data_name, plan.input_shape, bad_images, transform=reference.transform if reference else None, evaluation=True)
+    data = open_data(data_name, plan.input_shape, bad_images, transform=prep.transform if prep.reference else None, evaluation=True)
     where = _device(device)
     sized = spec.model_copy(update={"params": {**spec.params, "num_classes": data.num_classes}}) if "num_classes" in spec.params else spec
-    check_fits(analyze(sized).totals, "infer", batch_size * (10 if ten_crop and reference else 1), where, f"evaluating {spec.name}")
+    check_fits(analyze(sized).totals, "infer", batch_size * (10 if ten_crop and prep.reference else 1), where, f"evaluating {spec.name}")
     spec, model = model_for(spec, data)
     _load(model, spec, tensors, weights)
     model.eval().to(where)
@@ -274,7 +283,7 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
     if announce:
         log(f"archprof: {announce} on {len(dataset):,} images of {data_name}" + (f" (--limit, of {len(data.test):,})" if limit else ""))
     bar = EvalBar(f"{spec.name} on {data.name}", len(dataset), show=progress)
-    pad = max(1, plan.input_shape[-1] // 8) if ten_crop and not reference else 0   # the spec's ten crops: of the padded input
+    pad = max(1, plan.input_shape[-1] // 8) if ten_crop and not prep.reference else 0   # the spec's ten crops: of the padded input
     with bar:
         probabilities, labels, indices, feats = predict(model, loader, ten_crop_pad=pad, want_features=tsne, device=where,
                                                         on_bad=bad, on_batch=bar.advance)
@@ -291,12 +300,10 @@ def evaluate(spec: Spec, weights: Path, data_name: str, *, ten_crop: bool = Fals
         matrix = confusion_matrix(y, p, labels=classes)
     per_class = [{"class": data.classes[c], "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                   "support": int(support[i])} for i, c in enumerate(present)]
-    correct = int((p == y).sum())
-    result = Evaluation(spec.name, data.name, str(weights), len(y), correct / len(y), float(hits5.float().mean()) if hits5 is not None else None,
+    result = Evaluation(spec.name, data.name, str(weights), len(y), int((p == y).sum()), int(hits5.sum()) if hits5 is not None else None,
                         float(precision.mean()), float(recall.mean()), float(f1.mean()), per_class, matrix.tolist(),
                         [data.classes[c] for c in classes], ten_crop, list(plan.input_shape), preprocess=prep.describe(),
-                        of=len(data.test), left_out=left_out, seconds=bar.seconds, correct=correct,
-                        correct5=int(hits5.sum()) if hits5 is not None else None)
+                        of=len(data.test), left_out=left_out, seconds=bar.seconds)
     if predictions is not None:
         write_predictions(predictions, [paths[i] for i in indices.tolist()], y, probabilities)
         result.files.append(str(predictions))

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Callable
 
 from torch.utils.data import Dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS as IMAGES
 
 from archprof.errors import ArchprofError
 
 WNID = re.compile(r"n\d{8}")
-IMAGES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")   # torchvision's IMG_EXTENSIONS
 LABEL_FILES = ("labels.txt", "val.txt", "LOC_val_solution.csv", "labels.csv")
 KAGGLE = "LOC_val_solution.csv"
 MAX_LABELS_BYTES = 64 << 20
@@ -50,8 +50,9 @@ class UnreadableImage(Exception):
         self.path, self.why = path, why
 
 
-def decode(path: str):
-    """The image as RGB, or UnreadableImage saying why not (a decompression bomb included)."""
+def decode(path: str, draft: tuple[int, int] | None = None):
+    """The image as RGB, or UnreadableImage saying why not (a decompression bomb included).
+    ``draft`` decodes a JPEG at a reduced size, which still reads every byte of its stream."""
     import warnings
 
     from PIL import Image
@@ -60,6 +61,8 @@ def decode(path: str):
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                if draft:
+                    image.draft("RGB", draft)
                 return image.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UnreadableImage(path, "decompression bomb") from None

@@ -23,6 +23,7 @@ class Preprocessing:
     transform: Callable               # PIL image -> (C, H, W), or (10, C, H, W) with ten crops
     input_shape: tuple[int, int, int]
     steps: str                        # for people: "resize 256 (bilinear), centre crop 224, ..."
+    reference: bool = True            # False: the spec's own recipe
 
     def describe(self) -> str:
         return f"{self.source}: {self.steps}"
@@ -103,4 +104,5 @@ def spec_preprocessing(shape: tuple[int, ...]) -> Preprocessing:
     if shape[0] == 1:
         steps.insert(1, v2.Grayscale(1))
     steps.append(v2.Normalize([0.5] * shape[0], [0.25] * shape[0]))
-    return Preprocessing("the spec", v2.Compose(steps), tuple(shape), f"resize to {'x'.join(map(str, size))}, mean 0.5, std 0.25")
+    return Preprocessing("the spec", v2.Compose(steps), tuple(shape), f"resize to {'x'.join(map(str, size))}, mean 0.5, std 0.25",
+                         reference=False)

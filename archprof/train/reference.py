@@ -134,17 +134,17 @@ def weights_for_file(spec: Spec, path: Path) -> ReferenceWeights:
             return weights
     if not names:
         raise ArchprofError(f"{ref.library} publishes no weights for {ref.model}, so it has no evaluation transform; use --preprocess spec")
-    return ReferenceWeights(ref.library, DEFAULT[ref.library](ref.model, names))
+    return ReferenceWeights(ref.library, DEFAULT[ref.library](ref.model))
 
 
-def _torchvision_default(model: str, names: list[str]) -> str:
+def _torchvision_default(model: str) -> str:
     from torchvision.models import get_model_weights
 
     default = get_model_weights(model).DEFAULT
     return f"{type(default).__name__}.{default.name}"
 
 
-def _timm_default(model: str, names: list[str]) -> str:
+def _timm_default(model: str) -> str:
     from timm.models import get_pretrained_cfg
 
     return model if "." in model else f"{model}.{get_pretrained_cfg(model).tag}"

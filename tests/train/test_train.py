@@ -104,8 +104,9 @@ def test_eval_reports_consistent_metrics(trained, tmp_path):
     assert sum(map(sum, ev.confusion)) == 360
     assert ev.f1 == pytest.approx(sum(c["f1"] for c in ev.per_class) / 10)
     assert (tmp_path / "confusion.png").stat().st_size > 0 and (tmp_path / "tsne.png").stat().st_size > 0
-    ten = evaluate(archprof.load_spec("lenet5"), out / "last.safetensors", "digits", ten_crop=True)
+    ten = evaluate(archprof.load_spec("lenet5"), out / "last.safetensors", "digits", ten_crop=True, tsne=True, out=tmp_path / "ten")
     assert 0.1 < ten.top1 <= 1.0
+    assert (tmp_path / "ten" / "tsne.png").stat().st_size > 0   # one feature row per image, the mean over its ten crops
 
 
 def test_eval_cli_and_weight_file_untouched(trained):
